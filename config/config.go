@@ -1,0 +1,125 @@
+// Package config owns siftd's configuration file: its schema, defaults,
+// strict decoding and validation. It builds values and never starts
+// anything; the daemon applies them.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"time"
+
+	"github.com/alecthomas/units"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Ingest IngestConfig `yaml:"ingest"`
+	Engine EngineConfig `yaml:"engine"`
+
+	// original bytes, for the config hash metric.
+	raw []byte
+}
+
+// IngestConfig configures the receivers.
+type IngestConfig struct {
+	// MaxBodySize bounds one request body (413 beyond it).
+	MaxBodySize Bytes `yaml:"max_body_size"`
+	// RetryAfter is what a 503 tells producers to wait.
+	RetryAfter Duration `yaml:"retry_after"`
+}
+
+// EngineConfig configures the dedup engine.
+type EngineConfig struct {
+	// QueueCapacity bounds the events waiting for the engine; a change
+	// needs a restart.
+	QueueCapacity     int      `yaml:"queue_capacity"`
+	BatchMaxEvents    int      `yaml:"batch_max_events"`
+	BatchMaxWait      Duration `yaml:"batch_max_wait"`
+	ResolveTimeout    Duration `yaml:"resolve_timeout"`
+	ResolvedRetention Duration `yaml:"resolved_retention"`
+	TickInterval      Duration `yaml:"tick_interval"`
+}
+
+// Default returns the embedded defaults: what siftd runs with when no
+// config file is given, and what every omitted key takes.
+func Default() *Config {
+	return &Config{
+		Ingest: IngestConfig{
+			MaxBodySize: 8 * Bytes(units.MiB),
+			RetryAfter:  Duration(time.Second),
+		},
+		Engine: EngineConfig{
+			QueueCapacity:     1 << 18,
+			BatchMaxEvents:    1000,
+			BatchMaxWait:      Duration(5 * time.Millisecond),
+			ResolveTimeout:    Duration(5 * time.Minute),
+			ResolvedRetention: Duration(time.Hour),
+			TickInterval:      Duration(time.Second),
+		},
+	}
+}
+
+// Load reads and validates the file at path.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("config file %q: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes a config strictly (an unknown key is an error that names
+// it and its line) over the defaults, then validates it.
+func Parse(b []byte) (*Config, error) {
+	c := Default()
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	c.raw = append([]byte(nil), b...)
+	return c, nil
+}
+
+// Validate checks the values; each error names its key.
+func (c *Config) Validate() error {
+	var errs []error
+	check := func(ok bool, key, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+		}
+	}
+	i, e := &c.Ingest, &c.Engine
+	check(i.MaxBodySize >= Bytes(units.KiB) && i.MaxBodySize <= Bytes(units.GiB), "ingest.max_body_size", "must be from 1KiB to 1GiB, got %s", i.MaxBodySize)
+	check(i.RetryAfter >= Duration(time.Second) && i.RetryAfter <= Duration(time.Hour), "ingest.retry_after", "must be from 1s to 1h, got %s", i.RetryAfter)
+	check(e.QueueCapacity >= 1 && e.QueueCapacity <= 1<<26, "engine.queue_capacity", "must be from 1 to %d, got %d", 1<<26, e.QueueCapacity)
+	check(e.BatchMaxEvents >= 1 && e.BatchMaxEvents <= 100000, "engine.batch_max_events", "must be from 1 to 100000, got %d", e.BatchMaxEvents)
+	check(e.BatchMaxWait > 0 && e.BatchMaxWait <= Duration(time.Second), "engine.batch_max_wait", "must be over 0 and at most 1s, got %s", e.BatchMaxWait)
+	check(e.ResolveTimeout > 0, "engine.resolve_timeout", "must be over 0, got %s", e.ResolveTimeout)
+	check(e.ResolvedRetention > 0, "engine.resolved_retention", "must be over 0, got %s", e.ResolvedRetention)
+	check(e.TickInterval >= Duration(10*time.Millisecond) && e.TickInterval <= Duration(time.Minute), "engine.tick_interval", "must be from 10ms to 1m, got %s", e.TickInterval)
+	return errors.Join(errs...)
+}
+
+// Hash identifies the file's content, for the config hash metric. It is 0
+// for the embedded defaults.
+func (c *Config) Hash() float64 {
+	if c.raw == nil {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write(c.raw)
+	return float64(h.Sum32())
+}

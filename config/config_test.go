@@ -1,0 +1,73 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/alecthomas/units"
+	"github.com/stretchr/testify/require"
+)
+
+func TestLoadGood(t *testing.T) {
+	c, err := Load("testdata/good.yml")
+	require.NoError(t, err)
+	require.Equal(t, Bytes(16*units.MiB), c.Ingest.MaxBodySize)
+	require.Equal(t, Duration(2*time.Second), c.Ingest.RetryAfter)
+	require.Equal(t, 100000, c.Engine.QueueCapacity)
+	require.Equal(t, 500, c.Engine.BatchMaxEvents)
+	require.Equal(t, Duration(10*time.Millisecond), c.Engine.BatchMaxWait)
+	require.Equal(t, Duration(10*time.Minute), c.Engine.ResolveTimeout)
+	require.Equal(t, Duration(2*time.Hour), c.Engine.ResolvedRetention)
+	require.Equal(t, Duration(500*time.Millisecond), c.Engine.TickInterval)
+	require.NotZero(t, c.Hash())
+}
+
+func TestOmittedKeysTakeDefaults(t *testing.T) {
+	c, err := Parse([]byte("engine:\n  resolve_timeout: 1m\n"))
+	require.NoError(t, err)
+	d := Default()
+	require.Equal(t, Duration(time.Minute), c.Engine.ResolveTimeout)
+	require.Equal(t, d.Engine.BatchMaxEvents, c.Engine.BatchMaxEvents)
+	require.Equal(t, d.Ingest.MaxBodySize, c.Ingest.MaxBodySize)
+
+	c, err = Parse(nil)
+	require.NoError(t, err, "an empty file is all defaults")
+	require.Equal(t, d.Engine, c.Engine)
+}
+
+func TestDefaultIsValid(t *testing.T) {
+	require.NoError(t, Default().Validate())
+	require.Zero(t, Default().Hash())
+}
+
+func TestLoadBad(t *testing.T) {
+	for file, want := range map[string][]string{
+		"unknown_key.bad.yml":  {"line 3", "resolve_timout"},
+		"bad_duration.bad.yml": {"line 2", "soon"},
+		"out_of_range.bad.yml": {"ingest.max_body_size", "engine.batch_max_events", "10B"},
+		"bad_size.bad.yml":     {"line 2", "lots"},
+	} {
+		t.Run(file, func(t *testing.T) {
+			_, err := Load(filepath.Join("testdata", file))
+			require.Error(t, err)
+			require.Contains(t, err.Error(), file, "the error names the file")
+			for _, w := range want {
+				require.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestEveryBadFileIsTested(t *testing.T) {
+	// A bad file added to testdata without a case would pass unnoticed.
+	files, err := filepath.Glob("testdata/*.bad.yml")
+	require.NoError(t, err)
+	require.Len(t, files, 4)
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yml"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+}

@@ -1,0 +1,295 @@
+package correlate
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+
+	"github.com/sift-itsm/sift/ingest"
+)
+
+// DefaultQueueCapacity is how many events may wait for the engine.
+const DefaultQueueCapacity = 1 << 18
+
+// Sink receives every committed batch, in order, on the engine's
+// goroutine. Consume must not block and must not modify the batch: a sink
+// that does slow work queues the batch and counts what it drops.
+type Sink interface {
+	Consume(*Batch)
+}
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(*Batch)
+
+// Consume calls f(b).
+func (f SinkFunc) Consume(b *Batch) { f(b) }
+
+// Options configures an Engine.
+type Options struct {
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// Now is the engine clock; time.Now when nil. Tests and replay pass
+	// their own.
+	Now func() time.Time
+	// QueueCapacity bounds the events waiting to be applied; it is fixed
+	// for the life of the engine.
+	QueueCapacity int
+	Settings      Settings
+}
+
+// Engine deduplicates events into alerts. One goroutine (Run) applies
+// micro-batches of submitted events to the state in one go-memdb write
+// transaction each, then hands the batch to the sinks.
+//
+// Concurrency: Submit and Flush may be called from any goroutine; readers
+// use read transactions on the memdb (DB) and never block the writer;
+// SetSettings takes effect at the next batch. Everything else is owned by
+// the Run goroutine.
+type Engine struct {
+	logger *slog.Logger
+	now    func() time.Time
+	st     *state
+	m      *metrics
+
+	settings atomic.Pointer[Settings]
+	sinks    []Sink
+
+	// The queue holds whole submissions. queued counts the events in it,
+	// against capacity, so that memory is bounded by events, not requests.
+	queue    chan item
+	queued   atomic.Int64
+	capacity int64
+	mu       sync.RWMutex // guards closed against sends on a closed queue
+	closed   bool
+	done     chan struct{}
+}
+
+type item struct {
+	events []ingest.Event
+	// flushed, when set, is closed once everything before it is applied.
+	flushed chan struct{}
+}
+
+// New returns an engine; call Run to start it.
+func New(o Options) *Engine {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.QueueCapacity <= 0 {
+		o.QueueCapacity = DefaultQueueCapacity
+	}
+	e := &Engine{
+		logger:   o.Logger,
+		now:      o.Now,
+		st:       newState(),
+		capacity: int64(o.QueueCapacity),
+		// Every submission holds at least one event, so this many slots
+		// can never fill before the event count does.
+		queue: make(chan item, o.QueueCapacity),
+		done:  make(chan struct{}),
+	}
+	e.SetSettings(o.Settings)
+	e.m = newMetrics(o.Registerer, e)
+	return e
+}
+
+// SetSettings replaces the reloadable settings; zero fields take defaults.
+func (e *Engine) SetSettings(s Settings) {
+	d := DefaultSettings()
+	if s.BatchMaxEvents <= 0 {
+		s.BatchMaxEvents = d.BatchMaxEvents
+	}
+	if s.BatchMaxWait <= 0 {
+		s.BatchMaxWait = d.BatchMaxWait
+	}
+	if s.ResolveTimeout <= 0 {
+		s.ResolveTimeout = d.ResolveTimeout
+	}
+	if s.ResolvedRetention <= 0 {
+		s.ResolvedRetention = d.ResolvedRetention
+	}
+	if s.TickInterval <= 0 {
+		s.TickInterval = d.TickInterval
+	}
+	e.settings.Store(&s)
+}
+
+// Settings returns the settings in force.
+func (e *Engine) Settings() Settings { return *e.settings.Load() }
+
+// Subscribe adds a sink. Call it before Run.
+func (e *Engine) Subscribe(s Sink) { e.sinks = append(e.sinks, s) }
+
+// DB is the live state for readers: open read transactions only.
+func (e *Engine) DB() *memdb.MemDB { return e.st.db }
+
+// Submit queues a validated batch of events. It never blocks: when the
+// queue cannot take all of them it takes none and returns
+// ingest.ErrQueueFull; after Close it returns ingest.ErrClosed.
+func (e *Engine) Submit(events []ingest.Event) error {
+	n := int64(len(events))
+	if n == 0 {
+		return nil
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return ingest.ErrClosed
+	}
+	if e.queued.Add(n) > e.capacity {
+		e.queued.Add(-n)
+		e.m.dropped.Add(float64(n))
+		return ingest.ErrQueueFull
+	}
+	e.queue <- item{events: events}
+	return nil
+}
+
+// Flush waits until every event submitted before the call is applied and
+// its batch handed to the sinks.
+func (e *Engine) Flush(ctx context.Context) error {
+	ch := make(chan struct{})
+	e.mu.RLock()
+	if e.closed {
+		e.mu.RUnlock()
+		select {
+		case <-e.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	select {
+	case e.queue <- item{flushed: ch}:
+	case <-ctx.Done():
+		e.mu.RUnlock()
+		return ctx.Err()
+	}
+	e.mu.RUnlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops intake: later Submits fail with ingest.ErrClosed. Run then
+// applies what is queued and returns.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.closed {
+		e.closed = true
+		close(e.queue)
+	}
+}
+
+// Done is closed when Run has returned.
+func (e *Engine) Done() <-chan struct{} { return e.done }
+
+// Run applies submitted events until Close, then drains the queue and
+// returns. Cancelling ctx stops it without draining.
+func (e *Engine) Run(ctx context.Context) error {
+	defer close(e.done)
+	set := e.settings.Load()
+	tick := time.NewTicker(set.TickInterval)
+	defer tick.Stop()
+	wait := time.NewTimer(time.Hour)
+	wait.Stop()
+
+	var (
+		pending    []ingest.Event
+		parts      int
+		waiters    []chan struct{}
+		timerArmed bool
+	)
+	flush := func() {
+		e.applyBatch(pending)
+		pending, parts = nil, 0
+		for _, w := range waiters {
+			close(w)
+		}
+		waiters = waiters[:0]
+		if timerArmed {
+			wait.Stop()
+			timerArmed = false
+		}
+	}
+	for {
+		select {
+		case it, ok := <-e.queue:
+			if !ok {
+				flush()
+				return nil
+			}
+			if it.flushed != nil {
+				waiters = append(waiters, it.flushed)
+				flush()
+				continue
+			}
+			if parts == 0 {
+				pending = it.events
+			} else {
+				if parts == 1 {
+					// Copy the first submission rather than append to a
+					// slice its receiver handed over.
+					pending = append(make([]ingest.Event, 0, 2*len(pending)+len(it.events)), pending...)
+				}
+				pending = append(pending, it.events...)
+			}
+			parts++
+			if s := e.settings.Load(); len(pending) >= s.BatchMaxEvents {
+				flush()
+			} else if !timerArmed {
+				wait.Reset(s.BatchMaxWait)
+				timerArmed = true
+			}
+		case <-wait.C:
+			timerArmed = false
+			flush()
+		case <-tick.C:
+			if s := e.settings.Load(); s.TickInterval != set.TickInterval {
+				set = s
+				tick.Reset(s.TickInterval)
+			}
+			if parts == 0 {
+				flush() // expiry only
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (e *Engine) applyBatch(events []ingest.Event) {
+	start := time.Now() // for the metric only: the engine clock is e.now
+	b := e.st.apply(e.now(), events, e.settings.Load())
+	e.queued.Add(-int64(len(events)))
+	e.m.observe(b, time.Since(start), e.st)
+	if b.Seq == 0 {
+		return // nothing happened: an idle tick
+	}
+	for _, s := range e.sinks {
+		s.Consume(b)
+	}
+}
+
+// Alert returns the alert with fingerprint fp.
+func (e *Engine) Alert(fp model.Fingerprint) (*Alert, bool) {
+	raw, err := e.st.db.Txn(false).First(tableAlerts, "id", fp)
+	if err != nil || raw == nil {
+		return nil, false
+	}
+	return raw.(*Alert), true
+}
+

@@ -1,0 +1,105 @@
+package correlate
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+type metrics struct {
+	dropped     prometheus.Counter
+	applied     prometheus.Counter
+	deduped     prometheus.Counter
+	batchSize   prometheus.Histogram
+	applyTime   prometheus.Histogram
+	changes     *prometheus.CounterVec
+	active      *prometheus.GaugeVec
+	activeBySev [len(severityIndex)]prometheus.Gauge
+	inMemory    prometheus.Gauge
+	opened      prometheus.Counter
+	updated     prometheus.Counter
+	resolved    prometheus.Counter
+	expired     prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
+	f := promauto.With(reg)
+	m := &metrics{
+		dropped: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "sift", Subsystem: "engine", Name: "queue_dropped_events_total",
+			Help: "Events refused because the engine queue was full (their requests got 503).",
+		}),
+		applied: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "sift", Subsystem: "engine", Name: "events_applied_total",
+			Help: "Events applied to the alert state.",
+		}),
+		deduped: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "sift", Subsystem: "engine", Name: "deduplicated_events_total",
+			Help: "Events that matched an existing alert and changed nothing readers see.",
+		}),
+		batchSize: f.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "sift", Subsystem: "engine", Name: "batch_size_events",
+			Help:    "Events per applied micro-batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
+		applyTime: f.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "sift", Subsystem: "engine", Name: "batch_apply_duration_seconds",
+			Help:    "Time to apply one micro-batch and commit it.",
+			Buckets: prometheus.ExponentialBuckets(1e-5, 4, 10),
+		}),
+		changes: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "sift", Subsystem: "engine", Name: "alert_changes_total",
+			Help: "Visible alert changes, by kind: opened, updated, resolved, expired.",
+		}, []string{"kind"}),
+		active: f.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "sift", Name: "alerts_active",
+			Help: "Firing alerts, by normalised severity.",
+		}, []string{"severity"}),
+		inMemory: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: "sift", Name: "alerts_in_memory",
+			Help: "Alerts held in memory, firing and recently resolved.",
+		}),
+	}
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "sift", Subsystem: "engine", Name: "queue_length_events",
+		Help: "Events waiting to be applied.",
+	}, func() float64 { return float64(e.queued.Load()) })
+	f.NewGauge(prometheus.GaugeOpts{
+		Namespace: "sift", Subsystem: "engine", Name: "queue_capacity_events",
+		Help: "Events the engine queue holds at most.",
+	}).Set(float64(e.capacity))
+	for i, s := range severityIndex {
+		m.activeBySev[i] = m.active.WithLabelValues(s.String())
+	}
+	m.opened = m.changes.WithLabelValues("opened")
+	m.updated = m.changes.WithLabelValues("updated")
+	m.resolved = m.changes.WithLabelValues("resolved")
+	m.expired = m.changes.WithLabelValues("expired")
+	return m
+}
+
+func (m *metrics) observe(b *Batch, took time.Duration, st *state) {
+	if len(b.Events) > 0 {
+		m.batchSize.Observe(float64(len(b.Events)))
+		m.applyTime.Observe(took.Seconds())
+		m.applied.Add(float64(len(b.Events)))
+		m.deduped.Add(float64(b.Duplicates))
+	}
+	for _, c := range b.Changes {
+		switch {
+		case c.Kind == AlertOpened:
+			m.opened.Inc()
+		case c.Kind == AlertUpdated:
+			m.updated.Inc()
+		case c.Expired:
+			m.expired.Inc()
+		default:
+			m.resolved.Inc()
+		}
+	}
+	for i := range st.active {
+		m.activeBySev[i].Set(float64(st.active[i]))
+	}
+	m.inMemory.Set(float64(len(st.alerts)))
+}

@@ -1,0 +1,409 @@
+package correlate
+
+import (
+	"container/heap"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/prometheus/common/model"
+
+	"github.com/sift-itsm/sift/ingest"
+)
+
+// ChangeKind says what happened to an alert.
+type ChangeKind uint8
+
+// Change kinds.
+const (
+	// AlertOpened: a new alert, or a resolved one firing again.
+	AlertOpened ChangeKind = iota + 1
+	// AlertUpdated: severity, annotations, labels or acknowledgement
+	// changed on a firing alert.
+	AlertUpdated
+	// AlertResolved: resolved by an event or by expiry.
+	AlertResolved
+)
+
+func (k ChangeKind) String() string {
+	switch k {
+	case AlertOpened:
+		return "opened"
+	case AlertUpdated:
+		return "updated"
+	case AlertResolved:
+		return "resolved"
+	}
+	return "unknown"
+}
+
+// Change is one visible change of an alert: the row after the change.
+type Change struct {
+	Kind  ChangeKind
+	Alert *Alert
+	// Expired is set on AlertResolved when no event resolved the alert
+	// but its endsAt or resolve_timeout passed.
+	Expired bool
+}
+
+// Batch is what the engine applied in one write transaction: the events in
+// the order applied, the engine clock, and the resulting changes. Sinks
+// receive every batch after it is committed.
+type Batch struct {
+	// Seq numbers batches from 1 in the order they were applied.
+	Seq     uint64
+	Now     time.Time
+	Events  []ingest.Event
+	Changes []Change
+	// Duplicates counts the events that changed nothing visible.
+	Duplicates int
+}
+
+// Settings are the engine parameters that a config reload may change.
+type Settings struct {
+	// BatchMaxEvents and BatchMaxWait bound a micro-batch.
+	BatchMaxEvents int
+	BatchMaxWait   time.Duration
+	// ResolveTimeout resolves a firing alert that had no endsAt and no
+	// event for that long, as in Alertmanager.
+	ResolveTimeout time.Duration
+	// ResolvedRetention is how long a resolved alert stays in memory.
+	ResolvedRetention time.Duration
+	// TickInterval is how often the engine checks expiry when idle.
+	TickInterval time.Duration
+}
+
+// DefaultSettings are the engine defaults.
+func DefaultSettings() Settings {
+	return Settings{
+		BatchMaxEvents:    1000,
+		BatchMaxWait:      5 * time.Millisecond,
+		ResolveTimeout:    5 * time.Minute,
+		ResolvedRetention: time.Hour,
+		TickInterval:      time.Second,
+	}
+}
+
+// entry is the engine's own, private view of an alert: where its row is
+// and when it is next due for expiry or removal.
+type entry struct {
+	row *Alert
+	// due is when the alert next needs the engine: a firing alert's
+	// expiry, a resolved alert's removal. Unix nanoseconds; 0 for never.
+	due int64
+	// scheduled is the due time of the timer the heap holds for it.
+	scheduled int64
+}
+
+// state is the deterministic core of the engine: given the same events and
+// the same clock readings, it makes the same rows and changes. Only the
+// engine's writer goroutine touches it.
+type state struct {
+	db     *memdb.MemDB
+	alerts map[model.Fingerprint]*entry
+	timers timerHeap
+	// active counts firing alerts by severity.
+	active [len(severityIndex)]int
+	seq    uint64
+}
+
+var severityIndex = [...]ingest.Severity{ingest.SeverityCritical, ingest.SeverityMajor, ingest.SeverityMinor, ingest.SeverityWarning, ingest.SeverityInfo}
+
+func newState() *state {
+	db, err := memdb.NewMemDB(schema())
+	if err != nil {
+		panic("correlate: invalid memdb schema: " + err.Error())
+	}
+	return &state{db: db, alerts: make(map[model.Fingerprint]*entry)}
+}
+
+// txn opens the batch's write transaction on first use, so a batch of pure
+// duplicates never takes memdb's writer lock.
+type lazyTxn struct {
+	db  *memdb.MemDB
+	txn *memdb.Txn
+}
+
+func (l *lazyTxn) insert(a *Alert) {
+	if l.txn == nil {
+		l.txn = l.db.Txn(true)
+	}
+	if err := l.txn.Insert(tableAlerts, a); err != nil {
+		panic("correlate: memdb insert: " + err.Error())
+	}
+}
+
+func (l *lazyTxn) delete(a *Alert) {
+	if l.txn == nil {
+		l.txn = l.db.Txn(true)
+	}
+	if err := l.txn.Delete(tableAlerts, a); err != nil {
+		panic("correlate: memdb delete: " + err.Error())
+	}
+}
+
+func (l *lazyTxn) commit() {
+	if l.txn != nil {
+		l.txn.Commit()
+	}
+}
+
+// apply applies events and then the expiry due at now, in one memdb write
+// transaction, and returns the batch. A batch in which nothing happened
+// has Seq 0.
+func (s *state) apply(now time.Time, events []ingest.Event, set *Settings) *Batch {
+	b := &Batch{Now: now, Events: events}
+	tx := lazyTxn{db: s.db}
+	for i := range events {
+		s.applyEvent(&tx, &events[i], set, b)
+	}
+	s.expire(&tx, now.UnixNano(), set, b)
+	tx.commit()
+	if len(events) > 0 || len(b.Changes) > 0 {
+		s.seq++
+		b.Seq = s.seq
+	}
+	return b
+}
+
+func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batch) {
+	recv := ev.ReceivedAt.UnixNano()
+	e := s.alerts[ev.Fingerprint]
+	if e != nil && e.due != 0 && e.due <= recv {
+		// The alert was due before this event arrived; the tick that would
+		// have noticed may not have run yet. Catching up here makes the
+		// outcome independent of how events were batched.
+		if e.row.Status == ingest.StatusFiring {
+			s.resolveExpired(tx, e, set, b)
+		}
+		if e.due <= recv {
+			s.remove(tx, e)
+			e = nil
+		}
+	}
+	if e == nil {
+		if ev.Status == ingest.StatusResolved {
+			// A resolve for an alert sift does not hold (never seen, or
+			// already gone from memory): it reaches the sinks with the
+			// batch but makes no row.
+			b.Duplicates++
+			return
+		}
+		a := &Alert{
+			Fingerprint:  ev.Fingerprint,
+			Labels:       ev.Labels,
+			Annotations:  ev.Annotations,
+			Status:       ingest.StatusFiring,
+			Severity:     ev.Severity,
+			RawSeverity:  ev.RawSeverity,
+			Source:       ev.Source,
+			Producer:     ev.Producer,
+			GeneratorURL: ev.GeneratorURL,
+			Acknowledged: ev.Acknowledge,
+			FirstSeen:    ev.ReceivedAt,
+			StartsAt:     ev.StartsAt,
+			Version:      1,
+			hot:          &hotCounters{},
+		}
+		s.touch(a, ev)
+		e = &entry{row: a}
+		s.alerts[ev.Fingerprint] = e
+		tx.insert(a)
+		s.active[a.Severity]++
+		s.schedule(e, s.expiry(ev, set))
+		b.Changes = append(b.Changes, Change{Kind: AlertOpened, Alert: a})
+		return
+	}
+
+	old := e.row
+	switch {
+	case ev.Status == ingest.StatusFiring && old.Status == ingest.StatusResolved:
+		a := s.revise(old, ev)
+		a.Status = ingest.StatusFiring
+		a.StartsAt = ev.StartsAt
+		a.ResolvedAt = time.Time{}
+		a.Acknowledged = ev.Acknowledge
+		s.touch(a, ev)
+		e.row = a
+		tx.insert(a)
+		s.active[a.Severity]++
+		s.schedule(e, s.expiry(ev, set))
+		b.Changes = append(b.Changes, Change{Kind: AlertOpened, Alert: a})
+
+	case ev.Status == ingest.StatusResolved && old.Status == ingest.StatusFiring:
+		resolvedAt := ev.EndsAt
+		if resolvedAt.IsZero() {
+			resolvedAt = ev.ReceivedAt
+		}
+		if resolvedAt.Before(old.StartsAt) {
+			// A late resolve of an earlier episode: the alert has fired
+			// again since, so this event changes nothing.
+			s.touch(old, ev)
+			b.Duplicates++
+			return
+		}
+		a := s.revise(old, ev)
+		a.Status = ingest.StatusResolved
+		a.ResolvedAt = resolvedAt
+		s.touch(a, ev)
+		s.active[old.Severity]--
+		e.row = a
+		tx.insert(a)
+		s.schedule(e, ev.ReceivedAt.Add(set.ResolvedRetention).UnixNano())
+		b.Changes = append(b.Changes, Change{Kind: AlertResolved, Alert: a})
+
+	default:
+		// Same status: a duplicate. It changes the shared counters; a new
+		// severity, annotations or acknowledgement also make a new row.
+		s.touch(old, ev)
+		if old.Status == ingest.StatusFiring {
+			s.schedule(e, s.expiry(ev, set))
+		}
+		if !changedVisibly(old, ev) {
+			b.Duplicates++
+			return
+		}
+		a := s.revise(old, ev)
+		if ev.Acknowledge {
+			a.Acknowledged = true
+		}
+		if old.Status == ingest.StatusFiring {
+			s.active[old.Severity]--
+			s.active[a.Severity]++
+		}
+		e.row = a
+		tx.insert(a)
+		b.Changes = append(b.Changes, Change{Kind: AlertUpdated, Alert: a})
+	}
+}
+
+// changedVisibly reports whether a duplicate event changes what readers
+// see of the alert. Labels only change under a partial identity.
+func changedVisibly(a *Alert, ev *ingest.Event) bool {
+	if ev.Severity != a.Severity || ev.RawSeverity != a.RawSeverity {
+		return true
+	}
+	if ev.Acknowledge && !a.Acknowledged {
+		return true
+	}
+	if !ev.Annotations.Equal(a.Annotations) {
+		return true
+	}
+	return ev.Identity != nil && !ev.Labels.Equal(a.Labels)
+}
+
+// revise returns a copy of a with the event's descriptive fields and the
+// next version. The hot counters stay shared.
+func (s *state) revise(a *Alert, ev *ingest.Event) *Alert {
+	n := *a
+	n.Labels = ev.Labels
+	n.Annotations = ev.Annotations
+	n.Severity = ev.Severity
+	n.RawSeverity = ev.RawSeverity
+	if ev.GeneratorURL != "" {
+		n.GeneratorURL = ev.GeneratorURL
+	}
+	n.Version++
+	return &n
+}
+
+// touch records an event on the shared counters.
+func (s *state) touch(a *Alert, ev *ingest.Event) {
+	a.hot.count.Add(1)
+	a.hot.lastSeen.Store(ev.ReceivedAt.UnixNano())
+	if !ev.EndsAt.IsZero() {
+		a.hot.endsAt.Store(ev.EndsAt.UnixNano())
+	} else {
+		a.hot.endsAt.Store(0)
+	}
+}
+
+// expiry is when a firing alert resolves by itself after ev: at the
+// source's endsAt if it sent one, else resolve_timeout after ev arrived.
+func (s *state) expiry(ev *ingest.Event, set *Settings) int64 {
+	if !ev.EndsAt.IsZero() {
+		return ev.EndsAt.UnixNano()
+	}
+	return ev.ReceivedAt.Add(set.ResolveTimeout).UnixNano()
+}
+
+func (s *state) resolveExpired(tx *lazyTxn, e *entry, set *Settings, b *Batch) {
+	old := e.row
+	a := *old
+	a.Status = ingest.StatusResolved
+	a.ResolvedAt = time.Unix(0, e.due).UTC()
+	a.Version++
+	s.active[old.Severity]--
+	e.row = &a
+	tx.insert(&a)
+	s.schedule(e, a.ResolvedAt.Add(set.ResolvedRetention).UnixNano())
+	b.Changes = append(b.Changes, Change{Kind: AlertResolved, Alert: &a, Expired: true})
+}
+
+// expire fires every timer due at or before now: firing alerts resolve,
+// resolved alerts past retention leave memory.
+func (s *state) expire(tx *lazyTxn, now int64, set *Settings, b *Batch) {
+	for len(s.timers) > 0 && s.timers[0].at <= now {
+		t := heap.Pop(&s.timers).(timer)
+		e := s.alerts[t.fp]
+		if e == nil || e.scheduled != t.at {
+			continue // stale: superseded by an earlier timer
+		}
+		e.scheduled = 0
+		if e.due == 0 {
+			continue
+		}
+		if e.due > now {
+			s.schedule(e, e.due)
+			continue
+		}
+		if e.row.Status == ingest.StatusFiring {
+			s.resolveExpired(tx, e, set, b)
+			continue
+		}
+		s.remove(tx, e)
+	}
+}
+
+// remove drops a resolved alert from memory.
+func (s *state) remove(tx *lazyTxn, e *entry) {
+	tx.delete(e.row)
+	delete(s.alerts, e.row.Fingerprint)
+	e.due = 0
+}
+
+// schedule sets e's due time. The heap is lazy: a due time that moves
+// later (every Prometheus resend) costs nothing now; the old timer is
+// pushed again for the new time when it fires.
+func (s *state) schedule(e *entry, due int64) {
+	e.due = due
+	if due == 0 {
+		return
+	}
+	if e.scheduled == 0 || due < e.scheduled {
+		heap.Push(&s.timers, timer{at: due, fp: e.row.Fingerprint})
+		e.scheduled = due
+	}
+}
+
+type timer struct {
+	at int64
+	fp model.Fingerprint
+}
+
+type timerHeap []timer
+
+func (h timerHeap) Len() int { return len(h) }
+func (h timerHeap) Less(i, j int) bool {
+	if h[i].at != h[j].at {
+		return h[i].at < h[j].at
+	}
+	return h[i].fp < h[j].fp
+}
+func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)   { *h = append(*h, x.(timer)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}

@@ -1,0 +1,330 @@
+// Package app wires siftd together: it builds every component from the
+// configuration, mounts their handlers on one router, runs them, reloads
+// the configuration, and stops them in order. cmd/siftd only parses flags
+// and turns signals into calls here, so tests start the whole daemon
+// in-process.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sift-itsm/sift/config"
+	"github.com/sift-itsm/sift/correlate"
+	"github.com/sift-itsm/sift/ingest"
+)
+
+// Options are what the command line gives the daemon.
+type Options struct {
+	// ConfigFile is optional: without it the embedded defaults apply.
+	ConfigFile    string
+	ListenAddress string
+	StoragePath   string
+	Logger        *slog.Logger
+	// Registry collects the metrics; a new one when nil. Tests pass their
+	// own to read metrics back.
+	Registry *prometheus.Registry
+	// Now is the daemon's clock; time.Now when nil.
+	Now func() time.Time
+	// ShutdownTimeout bounds how long in-flight requests may take to
+	// finish at shutdown.
+	ShutdownTimeout time.Duration
+}
+
+func (o *Options) validate() error {
+	if o.ListenAddress == "" {
+		return errors.New("no listen address")
+	}
+	if o.StoragePath == "" {
+		return errors.New("no storage path")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+		o.Registry.MustRegister(
+			collectors.NewGoCollector(),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 30 * time.Second
+	}
+	return nil
+}
+
+// App is a running siftd.
+type App struct {
+	opts     Options
+	logger   *slog.Logger
+	engine   *correlate.Engine
+	receiver *ingest.Receiver
+	handler  http.Handler
+
+	cfgMu sync.Mutex // serialises reloads
+	cfg   atomic.Pointer[config.Config]
+	ready atomic.Bool
+
+	reloadOK      prometheus.Gauge
+	reloadSuccess prometheus.Gauge
+	cfgHash       prometheus.Gauge
+}
+
+// New loads the configuration and builds the daemon; Run starts it.
+func New(o Options) (*App, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	cfg := config.Default()
+	if o.ConfigFile != "" {
+		c, err := config.Load(o.ConfigFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	}
+	if err := os.MkdirAll(o.StoragePath, 0o755); err != nil {
+		return nil, fmt.Errorf("creating storage path: %w", err)
+	}
+	reg := o.Registry
+	a := &App{opts: o, logger: o.Logger}
+	a.cfg.Store(cfg)
+	f := promauto.With(reg)
+	reg.MustRegister(versioncollector.NewCollector("sift"))
+	a.reloadOK = f.NewGauge(prometheus.GaugeOpts{
+		Namespace: "sift", Name: "config_last_reload_successful",
+		Help: "Whether the last configuration reload attempt was successful.",
+	})
+	a.reloadSuccess = f.NewGauge(prometheus.GaugeOpts{
+		Namespace: "sift", Name: "config_last_reload_success_timestamp_seconds",
+		Help: "Timestamp of the last successful configuration reload.",
+	})
+	a.cfgHash = f.NewGauge(prometheus.GaugeOpts{
+		Namespace: "sift", Name: "config_hash",
+		Help: "Hash of the loaded configuration file (0 for the embedded defaults).",
+	})
+	a.reloadOK.Set(1)
+	a.reloadSuccess.SetToCurrentTime()
+	a.cfgHash.Set(cfg.Hash())
+
+	a.engine = correlate.New(correlate.Options{
+		Logger:        o.Logger.With("component", "engine"),
+		Registerer:    reg,
+		Now:           o.Now,
+		QueueCapacity: cfg.Engine.QueueCapacity,
+		Settings:      engineSettings(cfg),
+	})
+	a.receiver = ingest.NewReceiver(ingest.ReceiverOptions{
+		Submitter:   a.engine,
+		Logger:      o.Logger.With("component", "ingest"),
+		Registerer:  reg,
+		Now:         o.Now,
+		MaxBodySize: int64(cfg.Ingest.MaxBodySize),
+		RetryAfter:  cfg.Ingest.RetryAfter.Std(),
+	})
+
+	mux := http.NewServeMux()
+	a.receiver.Register(mux)
+	correlate.NewAPI(a.engine, o.Logger.With("component", "api")).Register(mux)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("Healthy\n"))
+	})
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.ready.Load() {
+			http.Error(w, "Not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("Ready\n"))
+	})
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
+		if err := a.Reload(); err != nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(correlate.APIError{Code: http.StatusBadRequest, Message: err.Error()})
+			return
+		}
+		_, _ = w.Write([]byte("Reloaded\n"))
+	})
+	a.handler = instrument(reg, mux)
+	return a, nil
+}
+
+func engineSettings(c *config.Config) correlate.Settings {
+	return correlate.Settings{
+		BatchMaxEvents:    c.Engine.BatchMaxEvents,
+		BatchMaxWait:      c.Engine.BatchMaxWait.Std(),
+		ResolveTimeout:    c.Engine.ResolveTimeout.Std(),
+		ResolvedRetention: c.Engine.ResolvedRetention.Std(),
+		TickInterval:      c.Engine.TickInterval.Std(),
+	}
+}
+
+// Handler is the daemon's HTTP router.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Engine is the daemon's engine.
+func (a *App) Engine() *correlate.Engine { return a.engine }
+
+// Config is the configuration in force.
+func (a *App) Config() *config.Config { return a.cfg.Load() }
+
+// Reload re-reads the config file and applies it. A file that fails to
+// load or validate changes nothing, and the error says why.
+func (a *App) Reload() error {
+	a.cfgMu.Lock()
+	defer a.cfgMu.Unlock()
+	if a.opts.ConfigFile == "" {
+		a.logger.Info("reload requested; no config file, keeping the embedded defaults")
+		return nil
+	}
+	cfg, err := config.Load(a.opts.ConfigFile)
+	if err != nil {
+		a.reloadOK.Set(0)
+		a.logger.Error("config reload failed; keeping the previous config", "err", err)
+		return err
+	}
+	old := a.cfg.Load()
+	if cfg.Engine.QueueCapacity != old.Engine.QueueCapacity {
+		a.logger.Warn("engine.queue_capacity changes only at restart", "running", old.Engine.QueueCapacity, "configured", cfg.Engine.QueueCapacity)
+	}
+	a.engine.SetSettings(engineSettings(cfg))
+	a.receiver.SetMaxBodySize(int64(cfg.Ingest.MaxBodySize))
+	a.cfg.Store(cfg)
+	a.reloadOK.Set(1)
+	a.reloadSuccess.SetToCurrentTime()
+	a.cfgHash.Set(cfg.Hash())
+	a.logger.Info("config reloaded", "file", a.opts.ConfigFile)
+	return nil
+}
+
+// Run serves until ctx is cancelled, then shuts down in order. It listens
+// on Options.ListenAddress unless ln is given.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	if ln == nil {
+		var err error
+		ln, err = net.Listen("tcp", a.opts.ListenAddress)
+		if err != nil {
+			return fmt.Errorf("listening: %w", err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	engineErr := make(chan error, 1)
+	go func() { engineErr <- a.engine.Run(context.WithoutCancel(ctx)) }()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	a.ready.Store(true)
+	a.logger.Info("siftd listening", "address", ln.Addr().String(), "storage", a.opts.StoragePath, "config", orDefault(a.opts.ConfigFile))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		runErr = fmt.Errorf("http server: %w", err)
+	case err := <-engineErr:
+		runErr = fmt.Errorf("engine stopped: %w", err)
+	}
+
+	// Shutdown order. Intake stops first, so nothing is accepted that the
+	// engine will not apply: readiness goes false, the server stops
+	// accepting and waits for in-flight requests (whose events are then
+	// queued). Then the engine is closed and drains its queue into the
+	// state and the sinks. Sinks added later (history, notify) flush
+	// after the engine, in that order.
+	a.ready.Store(false)
+	a.logger.Info("shutting down: stopping intake")
+	sctx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		a.logger.Warn("in-flight requests did not finish in time", "err", err)
+		_ = srv.Close()
+	}
+	a.logger.Info("shutting down: draining the engine queue")
+	a.engine.Close()
+	select {
+	case <-a.engine.Done():
+	case <-sctx.Done():
+		a.logger.Error("engine did not drain in time")
+	}
+	a.logger.Info("shutdown complete")
+	return runErr
+}
+
+func orDefault(file string) string {
+	if file == "" {
+		return "(embedded defaults)"
+	}
+	return file
+}
+
+// instrument records request count and duration by route pattern. The
+// pattern, not the path, is the label, so fingerprints in paths cannot
+// make series without bound.
+func instrument(reg prometheus.Registerer, mux *http.ServeMux) http.Handler {
+	f := promauto.With(reg)
+	dur := f.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "sift", Subsystem: "http", Name: "request_duration_seconds",
+		Help:    "HTTP request latency by route.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"handler"})
+	reqs := f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "sift", Subsystem: "http", Name: "requests_total",
+		Help: "HTTP requests by route and status code.",
+	}, []string{"handler", "code"})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		mux.ServeHTTP(rec, r)
+		h := r.Pattern
+		if h == "" {
+			h = "unmatched"
+		}
+		dur.WithLabelValues(h).Observe(time.Since(start).Seconds())
+		reqs.WithLabelValues(h, statusText(rec.code)).Inc()
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (the
+// receivers' MaxBytesReader needs it to close oversized uploads).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func statusText(code int) string {
+	switch {
+	case code < 100 || code > 599:
+		return "other"
+	}
+	return fmt.Sprint(code)
+}
