@@ -292,4 +292,3 @@ func (e *Engine) Alert(fp model.Fingerprint) (*Alert, bool) {
 	}
 	return raw.(*Alert), true
 }
-

@@ -1,0 +1,267 @@
+package correlate
+
+import (
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sift-itsm/sift/ingest"
+)
+
+var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+// ev builds a firing Prometheus-style event received at t0+at.
+func ev(at time.Duration, kv ...string) ingest.Event {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	ls := ingest.LabelsFromMap(m)
+	sevRaw, _ := ls.Get("severity")
+	sev, _ := ingest.NormalizeSeverity(sevRaw)
+	return ingest.Event{
+		Fingerprint: ls.Fingerprint(),
+		Source:      ingest.SourcePrometheus,
+		Labels:      ls,
+		Severity:    sev,
+		RawSeverity: sevRaw,
+		StartsAt:    t0.Add(at),
+		ReceivedAt:  t0.Add(at),
+	}
+}
+
+func resolved(e ingest.Event, endsAt time.Duration) ingest.Event {
+	e.Status = ingest.StatusResolved
+	e.EndsAt = t0.Add(endsAt)
+	return e
+}
+
+func withEndsAt(e ingest.Event, endsAt time.Duration) ingest.Event {
+	e.EndsAt = t0.Add(endsAt)
+	return e
+}
+
+func get(t *testing.T, s *state, fp model.Fingerprint) *Alert {
+	t.Helper()
+	raw, err := s.db.Txn(false).First(tableAlerts, "id", fp)
+	require.NoError(t, err)
+	if raw == nil {
+		return nil
+	}
+	return raw.(*Alert)
+}
+
+func kinds(b *Batch) []ChangeKind {
+	var k []ChangeKind
+	for _, c := range b.Changes {
+		k = append(k, c.Kind)
+	}
+	return k
+}
+
+func TestDedupCountsAndTimes(t *testing.T) {
+	s, set := newState(), DefaultSettings()
+	a := ev(0, "alertname", "Down", "instance", "h1", "severity", "critical")
+
+	b := s.apply(t0, []ingest.Event{a}, &set)
+	require.Equal(t, []ChangeKind{AlertOpened}, kinds(b))
+	require.Equal(t, uint64(1), b.Seq)
+
+	dup1, dup2 := ev(10*time.Second, "alertname", "Down", "instance", "h1", "severity", "critical"), ev(20*time.Second, "alertname", "Down", "instance", "h1", "severity", "critical")
+	b = s.apply(t0.Add(20*time.Second), []ingest.Event{dup1, dup2}, &set)
+	require.Empty(t, b.Changes, "duplicates change nothing visible")
+	require.Equal(t, 2, b.Duplicates)
+
+	got := get(t, s, a.Fingerprint)
+	require.Equal(t, uint64(3), got.Count())
+	require.Equal(t, t0, got.FirstSeen)
+	require.Equal(t, t0.Add(20*time.Second), got.LastSeen())
+	require.Equal(t, uint64(1), got.Version, "no memdb write for a pure duplicate")
+	require.Equal(t, ingest.StatusFiring, got.Status)
+	require.Equal(t, 1, s.active[ingest.SeverityCritical])
+	require.Len(t, s.alerts, 1)
+}
+
+func TestDuplicateWithNewAnnotationsOrSeverityUpdates(t *testing.T) {
+	s, set := newState(), DefaultSettings()
+	a := ev(0, "alertname", "DiskFull", "dedup_key", "k1")
+	a.Identity = []string{"dedup_key"}
+	a.Fingerprint = a.Labels.FingerprintOf(a.Identity)
+	s.apply(t0, []ingest.Event{a}, &set)
+	require.Equal(t, 1, s.active[ingest.SeverityWarning])
+
+	b2 := a
+	b2.ReceivedAt = t0.Add(time.Second)
+	b2.Severity, b2.RawSeverity = ingest.SeverityCritical, "critical"
+	b2.Annotations = ingest.Labels{{Name: "summary", Value: "95% full"}}
+	b := s.apply(t0.Add(time.Second), []ingest.Event{b2}, &set)
+	require.Equal(t, []ChangeKind{AlertUpdated}, kinds(b))
+	got := get(t, s, a.Fingerprint)
+	require.Equal(t, ingest.SeverityCritical, got.Severity)
+	require.Equal(t, "95% full", got.Annotations.Map()["summary"])
+	require.Equal(t, uint64(2), got.Version)
+	require.Equal(t, uint64(2), got.Count())
+	require.Equal(t, 0, s.active[ingest.SeverityWarning])
+	require.Equal(t, 1, s.active[ingest.SeverityCritical])
+
+	// Under a partial identity, new labels replace the old ones.
+	b3 := b2
+	b3.ReceivedAt = t0.Add(2 * time.Second)
+	b3.Labels = ingest.LabelsFromMap(map[string]string{"alertname": "DiskFull", "dedup_key": "k1", "mount": "/var"})
+	b = s.apply(t0.Add(2*time.Second), []ingest.Event{b3}, &set)
+	require.Equal(t, []ChangeKind{AlertUpdated}, kinds(b))
+	require.Equal(t, "/var", get(t, s, a.Fingerprint).Labels.Map()["mount"])
+
+	// PagerDuty acknowledge.
+	b4 := b3
+	b4.ReceivedAt = t0.Add(3 * time.Second)
+	b4.Acknowledge = true
+	b = s.apply(t0.Add(3*time.Second), []ingest.Event{b4}, &set)
+	require.Equal(t, []ChangeKind{AlertUpdated}, kinds(b))
+	require.True(t, get(t, s, a.Fingerprint).Acknowledged)
+}
+
+func TestResolveByEventAndRefire(t *testing.T) {
+	s, set := newState(), DefaultSettings()
+	a := ev(0, "alertname", "Down", "severity", "warning")
+	s.apply(t0, []ingest.Event{a}, &set)
+
+	b := s.apply(t0.Add(time.Minute), []ingest.Event{resolved(ev(time.Minute, "alertname", "Down", "severity", "warning"), 50*time.Second)}, &set)
+	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
+	require.False(t, b.Changes[0].Expired)
+	got := get(t, s, a.Fingerprint)
+	require.Equal(t, ingest.StatusResolved, got.Status)
+	require.Equal(t, t0.Add(50*time.Second), got.ResolvedAt)
+	require.Equal(t, 0, s.active[ingest.SeverityWarning])
+
+	// Prometheus resends resolved alerts for a while: duplicates.
+	b = s.apply(t0.Add(2*time.Minute), []ingest.Event{resolved(ev(2*time.Minute, "alertname", "Down", "severity", "warning"), 50*time.Second)}, &set)
+	require.Empty(t, b.Changes)
+	require.Equal(t, 1, b.Duplicates)
+
+	// It fires again: the same alert opens a new episode.
+	b = s.apply(t0.Add(3*time.Minute), []ingest.Event{ev(3*time.Minute, "alertname", "Down", "severity", "warning")}, &set)
+	require.Equal(t, []ChangeKind{AlertOpened}, kinds(b))
+	got = get(t, s, a.Fingerprint)
+	require.Equal(t, ingest.StatusFiring, got.Status)
+	require.True(t, got.ResolvedAt.IsZero())
+	require.Equal(t, t0, got.FirstSeen)
+	require.Equal(t, t0.Add(3*time.Minute), got.StartsAt)
+	require.Equal(t, uint64(4), got.Count())
+	require.Equal(t, 1, s.active[ingest.SeverityWarning])
+
+	// A late resolve from before this episode began changes nothing.
+	b = s.apply(t0.Add(4*time.Minute), []ingest.Event{resolved(ev(4*time.Minute, "alertname", "Down", "severity", "warning"), 2*time.Minute)}, &set)
+	require.Empty(t, b.Changes)
+	require.Equal(t, ingest.StatusFiring, get(t, s, a.Fingerprint).Status)
+}
+
+func TestResolveOfUnknownAlertMakesNoRow(t *testing.T) {
+	s, set := newState(), DefaultSettings()
+	e := resolved(ev(0, "alertname", "Gone"), -time.Second)
+	b := s.apply(t0, []ingest.Event{e}, &set)
+	require.Empty(t, b.Changes)
+	require.Equal(t, uint64(1), b.Seq, "the event still reaches the sinks")
+	require.Nil(t, get(t, s, e.Fingerprint))
+}
+
+func TestExpiryAfterResolveTimeout(t *testing.T) {
+	s, set := newState(), DefaultSettings()
+	set.ResolveTimeout = 5 * time.Minute
+	a := ev(0, "alertname", "NoEndsAt")
+	s.apply(t0, []ingest.Event{a}, &set)
+	s.apply(t0.Add(2*time.Minute), []ingest.Event{ev(2*time.Minute, "alertname", "NoEndsAt")}, &set)
+
+	// 5m after the last event, not after the first.
+	b := s.apply(t0.Add(6*time.Minute+59*time.Second), nil, &set)
+	require.Empty(t, b.Changes)
+	require.Equal(t, uint64(0), b.Seq, "an idle tick is not a batch")
+	b = s.apply(t0.Add(7*time.Minute), nil, &set)
+	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
+	require.True(t, b.Changes[0].Expired)
+	got := get(t, s, a.Fingerprint)
+	require.Equal(t, ingest.StatusResolved, got.Status)
+	require.Equal(t, t0.Add(7*time.Minute), got.ResolvedAt)
+
+	// Resolved alerts leave memory after the retention.
+	set.ResolvedRetention = time.Hour
+	s.apply(t0.Add(7*time.Minute+59*time.Minute), nil, &set)
+	require.NotNil(t, get(t, s, a.Fingerprint))
+	s.apply(t0.Add(7*time.Minute+time.Hour), nil, &set)
+	require.Nil(t, get(t, s, a.Fingerprint))
+	require.Empty(t, s.alerts)
+}
+
+func TestExpiryAtEndsAt(t *testing.T) {
+	s, set := newState(), DefaultSettings()
+	// Prometheus sends endsAt a few intervals ahead and moves it on each
+	// resend; the alert resolves at the last endsAt.
+	s.apply(t0, []ingest.Event{withEndsAt(ev(0, "alertname", "A"), 4*time.Minute)}, &set)
+	s.apply(t0.Add(time.Minute), []ingest.Event{withEndsAt(ev(time.Minute, "alertname", "A"), 5*time.Minute)}, &set)
+	require.Empty(t, s.apply(t0.Add(4*time.Minute+30*time.Second), nil, &set).Changes, "the first endsAt was superseded")
+	b := s.apply(t0.Add(5*time.Minute), nil, &set)
+	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
+	require.Equal(t, t0.Add(5*time.Minute), b.Changes[0].Alert.ResolvedAt)
+	require.Equal(t, t0.Add(5*time.Minute), b.Changes[0].Alert.EndsAt())
+}
+
+func TestTimerMovesEarlier(t *testing.T) {
+	s, set := newState(), DefaultSettings()
+	s.apply(t0, []ingest.Event{withEndsAt(ev(0, "alertname", "A"), 10*time.Minute)}, &set)
+	// A later event without endsAt brings expiry forward to 1m+5m.
+	s.apply(t0.Add(time.Minute), []ingest.Event{ev(time.Minute, "alertname", "A")}, &set)
+	b := s.apply(t0.Add(6*time.Minute), nil, &set)
+	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
+	require.Empty(t, s.apply(t0.Add(11*time.Minute), nil, &set).Changes, "the superseded timer is stale")
+}
+
+// TestBatchingDoesNotChangeOutcome replays one stream in one batch, in
+// single-event batches and with ticks between, and requires the same rows:
+// the engine must be deterministic in the events and their receive times.
+func TestBatchingDoesNotChangeOutcome(t *testing.T) {
+	var stream []ingest.Event
+	for i := 0; i < 400; i++ {
+		at := time.Duration(i) * 7 * time.Second
+		host := []string{"h1", "h2", "h3", "h4", "h5"}[i%5]
+		e := ev(at, "alertname", "Down", "instance", host, "severity", []string{"critical", "warning"}[i%2])
+		switch i % 11 {
+		case 3:
+			e = resolved(e, at)
+		case 5:
+			e = withEndsAt(e, at+90*time.Second)
+		}
+		stream = append(stream, e)
+	}
+	end := stream[len(stream)-1].ReceivedAt
+
+	run := func(split func(s *state, set *Settings)) map[model.Fingerprint]string {
+		s, set := newState(), DefaultSettings()
+		set.ResolveTimeout = 2 * time.Minute
+		set.ResolvedRetention = 10 * time.Minute
+		split(s, &set)
+		out := map[model.Fingerprint]string{}
+		it, _ := s.db.Txn(false).Get(tableAlerts, "id")
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			a := raw.(*Alert)
+			out[a.Fingerprint] = a.Status.String() + a.ResolvedAt.String() + a.StartsAt.String() + a.FirstSeen.String() + a.Severity.String()
+		}
+		return out
+	}
+	whole := run(func(s *state, set *Settings) { s.apply(end, append([]ingest.Event(nil), stream...), set) })
+	single := run(func(s *state, set *Settings) {
+		for i := range stream {
+			s.apply(stream[i].ReceivedAt, stream[i:i+1], set)
+		}
+	})
+	ticked := run(func(s *state, set *Settings) {
+		for i := range stream {
+			s.apply(stream[i].ReceivedAt.Add(-time.Second), nil, set)
+			s.apply(stream[i].ReceivedAt, stream[i:i+1], set)
+		}
+	})
+	require.NotEmpty(t, whole)
+	require.Equal(t, single, whole)
+	require.Equal(t, single, ticked)
+}
