@@ -25,6 +25,12 @@ func (r *recorder) Consume(b *Batch) {
 	r.batches = append(r.batches, b)
 }
 
+func (r *recorder) snapshot() []*Batch {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*Batch(nil), r.batches...)
+}
+
 func (r *recorder) events() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -48,19 +54,21 @@ func TestEngineMicroBatches(t *testing.T) {
 		require.NoError(t, e.Submit([]ingest.Event{ev(0, "a", "1"), ev(0, "a", "2")}))
 		require.NoError(t, e.Submit([]ingest.Event{ev(0, "a", "3"), ev(0, "a", "1")}))
 		synctest.Wait()
-		require.Len(t, rec.batches, 1)
-		require.Len(t, rec.batches[0].Events, 4)
-		require.Len(t, rec.batches[0].Changes, 3)
-		require.Equal(t, 1, rec.batches[0].Duplicates)
+		bs := rec.snapshot()
+		require.Len(t, bs, 1)
+		require.Len(t, bs[0].Events, 4)
+		require.Len(t, bs[0].Changes, 3)
+		require.Equal(t, 1, bs[0].Duplicates)
 
 		// Below the bound, the batch waits for BatchMaxWait.
 		require.NoError(t, e.Submit([]ingest.Event{ev(0, "a", "4")}))
 		synctest.Wait()
-		require.Len(t, rec.batches, 1)
+		require.Len(t, rec.snapshot(), 1)
 		time.Sleep(50 * time.Millisecond)
 		synctest.Wait()
-		require.Len(t, rec.batches, 2)
-		require.Equal(t, uint64(2), rec.batches[1].Seq)
+		bs = rec.snapshot()
+		require.Len(t, bs, 2)
+		require.Equal(t, uint64(2), bs[1].Seq)
 
 		require.Equal(t, 5.0, testutil.ToFloat64(e.m.applied))
 		require.Equal(t, 1.0, testutil.ToFloat64(e.m.deduped))
@@ -138,9 +146,8 @@ func TestEngineTicksExpireOnInjectedClock(t *testing.T) {
 		mu.Unlock()
 		time.Sleep(time.Second) // one tick
 		synctest.Wait()
-		rec.mu.Lock()
-		last := rec.batches[len(rec.batches)-1]
-		rec.mu.Unlock()
+		bs := rec.snapshot()
+		last := bs[len(bs)-1]
 		require.Len(t, last.Changes, 1)
 		require.Equal(t, AlertResolved, last.Changes[0].Kind)
 		require.True(t, last.Changes[0].Expired)
