@@ -1,6 +1,3 @@
-// Package config owns siftd's configuration file: its schema, defaults,
-// strict decoding and validation. It builds values and never starts
-// anything; the daemon applies them.
 package config
 
 import (

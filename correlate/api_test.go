@@ -72,7 +72,7 @@ func TestListAlertsFilters(t *testing.T) {
 	f("status=resolved", "Errors/api")
 	f("status=firing&severity=critical", "Latency/api", "Latency/web")
 	f("severity=warning", "Disk/db", "Errors/api") // "crit-ish" is unknown: warning
-	f("filter="+url.QueryEscape(`service=~"nope"`))
+	f("filter=" + url.QueryEscape(`service=~"nope"`))
 }
 
 func TestListAlertsPaging(t *testing.T) {

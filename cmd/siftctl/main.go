@@ -1,4 +1,3 @@
-// Command siftctl is the operator's command line for sift.
 package main
 
 import (

@@ -1,5 +1,3 @@
-// Command siftd is the sift daemon: it ingests alerts and events,
-// deduplicates and correlates them, and serves the API and metrics.
 package main
 
 import (

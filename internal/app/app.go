@@ -1,8 +1,3 @@
-// Package app wires siftd together: it builds every component from the
-// configuration, mounts their handlers on one router, runs them, reloads
-// the configuration, and stops them in order. cmd/siftd only parses flags
-// and turns signals into calls here, so tests start the whole daemon
-// in-process.
 package app
 
 import (
