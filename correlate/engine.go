@@ -17,6 +17,12 @@ import (
 // DefaultQueueCapacity is how many events may wait for the engine.
 const DefaultQueueCapacity = 1 << 18
 
+// maxQueueSlots bounds the submissions (requests) waiting, whatever their
+// size. A slot costs 32 bytes whether used or not, so sizing the channel
+// by events would spend 8 MiB on the default capacity; many thousands of
+// waiting requests mean overload anyway, and are refused like a full queue.
+const maxQueueSlots = 1 << 14
+
 // Sink receives every committed batch, in order, on the engine's
 // goroutine. Consume must not block and must not modify the batch: a sink
 // that does slow work queues the batch and counts what it drops.
@@ -92,9 +98,7 @@ func New(o Options) *Engine {
 		now:      o.Now,
 		st:       newState(),
 		capacity: int64(o.QueueCapacity),
-		// Every submission holds at least one event, so this many slots
-		// can never fill before the event count does.
-		queue: make(chan item, o.QueueCapacity),
+		queue: make(chan item, min(o.QueueCapacity, maxQueueSlots)),
 		done:  make(chan struct{}),
 	}
 	e.SetSettings(o.Settings)
@@ -150,8 +154,14 @@ func (e *Engine) Submit(events []ingest.Event) error {
 		e.m.dropped.Add(float64(n))
 		return ingest.ErrQueueFull
 	}
-	e.queue <- item{events: events}
-	return nil
+	select {
+	case e.queue <- item{events: events}:
+		return nil
+	default:
+		e.queued.Add(-n)
+		e.m.dropped.Add(float64(n))
+		return ingest.ErrQueueFull
+	}
 }
 
 // Flush waits until every event submitted before the call is applied and

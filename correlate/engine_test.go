@@ -191,3 +191,15 @@ func metricValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
 	t.Fatalf("no metric %q", name)
 	return 0
 }
+
+func TestEngineQueueSlotsBoundSubmissions(t *testing.T) {
+	// Many one-event submissions fill the slots before the event capacity.
+	e := New(Options{QueueCapacity: 2 * maxQueueSlots})
+	one := []ingest.Event{ev(0, "a", "1")}
+	for i := 0; i < maxQueueSlots; i++ {
+		require.NoError(t, e.Submit(one))
+	}
+	require.ErrorIs(t, e.Submit(one), ingest.ErrQueueFull)
+	require.Equal(t, int64(maxQueueSlots), e.queued.Load(), "a refused submission is not counted as queued")
+	require.Equal(t, 1.0, testutil.ToFloat64(e.m.dropped))
+}

@@ -87,6 +87,9 @@ func DefaultSettings() Settings {
 // and when it is next due for expiry or removal.
 type entry struct {
 	row *Alert
+	// hot holds the counters every version of row points to; kept here
+	// to save an allocation per alert.
+	hot hotCounters
 	// due is when the alert next needs the engine: a firing alert's
 	// expiry, a resolved alert's removal. Unix nanoseconds; 0 for never.
 	due int64
@@ -202,10 +205,10 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 			FirstSeen:    ev.ReceivedAt,
 			StartsAt:     ev.StartsAt,
 			Version:      1,
-			hot:          &hotCounters{},
 		}
-		s.touch(a, ev)
 		e = &entry{row: a}
+		a.hot = &e.hot
+		s.touch(a, ev)
 		s.alerts[ev.Fingerprint] = e
 		tx.insert(a)
 		s.active[a.Severity]++

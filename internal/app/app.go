@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -160,6 +161,13 @@ func New(o Options) (*App, error) {
 		}
 		_, _ = w.Write([]byte("Reloaded\n"))
 	})
+	// Profiling on the same port, as Prometheus and Alertmanager do: the
+	// benchmarks and operators need it on a live daemon.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	a.handler = instrument(reg, mux)
 	return a, nil
 }
