@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/prometheus/alertmanager/notify/webhook"
@@ -55,11 +56,13 @@ func amAlert(i int, a template.Alert, receivedAt time.Time, e *Event) *FieldErro
 		e.Annotations = LabelsFromMap(a.Annotations)
 	}
 	e.StartsAt, e.EndsAt = a.StartsAt, a.EndsAt
-	if e.StartsAt.Year() <= 1 {
-		e.StartsAt = receivedAt
-	}
 	if e.EndsAt.Year() <= 1 {
 		e.EndsAt = time.Time{}
+	}
+	if e.StartsAt.Year() <= 1 {
+		e.StartsAt = missingStartsAt(e.EndsAt, receivedAt)
+	} else if !e.EndsAt.IsZero() && e.EndsAt.Before(e.StartsAt) {
+		return fieldErr(i, "endsAt", "is before startsAt")
 	}
 	if a.Status == "" && !e.EndsAt.IsZero() && !e.EndsAt.After(receivedAt) {
 		e.Status = StatusResolved
@@ -85,7 +88,11 @@ func locateAMError(body []byte, err error) error {
 		for i, raw := range shadow.Alerts {
 			var a template.Alert
 			if aerr := json.Unmarshal(raw, &a); aerr != nil {
-				return &FieldError{Index: i, Field: fieldOf(aerr), Msg: describe(aerr)}
+				field := fieldOf(aerr)
+				if field == "" {
+					field = badTimeField(raw)
+				}
+				return &FieldError{Index: i, Field: field, Msg: describe(aerr)}
 			}
 		}
 	}
@@ -95,7 +102,29 @@ func locateAMError(body []byte, err error) error {
 func fieldOf(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return te.Field
+		// The path goes through the embedded *template.Data; the
+		// producer's JSON has no "Data".
+		return strings.TrimPrefix(te.Field, "Data.")
+	}
+	return ""
+}
+
+// badTimeField names the time field of an alert that failed to decode:
+// time.Time's decoding errors carry no field name.
+func badTimeField(raw []byte) string {
+	var ts struct {
+		StartsAt json.RawMessage `json:"startsAt"`
+		EndsAt   json.RawMessage `json:"endsAt"`
+	}
+	if json.Unmarshal(raw, &ts) != nil {
+		return ""
+	}
+	var t time.Time
+	if ts.StartsAt != nil && json.Unmarshal(ts.StartsAt, &t) != nil {
+		return "startsAt"
+	}
+	if ts.EndsAt != nil && json.Unmarshal(ts.EndsAt, &t) != nil {
+		return "endsAt"
 	}
 	return ""
 }

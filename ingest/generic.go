@@ -3,6 +3,7 @@ package ingest
 import (
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 )
@@ -103,6 +104,10 @@ func parseGenericEvent(b *builder, i int, a *fastjson.Value, receivedAt time.Tim
 				sb, err := n.StringBytes()
 				if err != nil || len(sb) == 0 {
 					ferr = fieldErr(i, "identity", "must be an array of non-empty label names")
+					return
+				}
+				if !utf8.Valid(sb) {
+					ferr = fieldErr(i, "identity", "invalid UTF-8 in a label name")
 					return
 				}
 				identity = append(identity, string(sb))

@@ -12,6 +12,9 @@ import (
 const (
 	pdMaxDedupKey = 255
 	pdMaxSummary  = 1024
+	// pdTimeBasicOffset is RFC 3339 with the ISO 8601 basic offset
+	// ("+0000", "Z"); the fraction is optional when parsing.
+	pdTimeBasicOffset = "2006-01-02T15:04:05.999999999Z0700"
 )
 
 type pdEvent struct {
@@ -56,7 +59,9 @@ func ParsePagerDuty(body []byte, receivedAt time.Time, newKey func() string) (Ev
 		}
 		return Event{}, &FieldError{Index: -1, Msg: "malformed JSON: " + err.Error()}
 	}
-	if dec.More() {
+	// Not dec.More(): it is false before a stray '}' or ']', which would
+	// then be accepted.
+	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
 		return Event{}, &FieldError{Index: -1, Msg: "malformed JSON: trailing data after the event"}
 	}
 	if strings.TrimSpace(in.RoutingKey) == "" {
@@ -110,6 +115,11 @@ func ParsePagerDuty(body []byte, receivedAt time.Time, newKey func() string) (Ev
 		e.Annotations = sortLabels(e.Annotations)
 		if p.Timestamp != "" {
 			t, err := time.Parse(time.RFC3339Nano, p.Timestamp)
+			if err != nil {
+				// ISO 8601 with a basic offset, as in PagerDuty's own
+				// example: "2015-07-17T08:42:58.315+0000".
+				t, err = time.Parse(pdTimeBasicOffset, p.Timestamp)
+			}
 			if err != nil {
 				return Event{}, &FieldError{Index: -1, Field: "payload.timestamp", Msg: "must be an ISO 8601 time, got " + quote(p.Timestamp)}
 			}

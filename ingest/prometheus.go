@@ -12,7 +12,7 @@ import (
 // request applies nothing.
 //
 // As in Alertmanager, an alert whose endsAt is not after receivedAt is
-// resolved, and a missing startsAt is receivedAt.
+// resolved, and a missing startsAt is receivedAt (or endsAt, if earlier).
 func ParsePrometheus(body []byte, receivedAt time.Time) ([]Event, error) {
 	p := parserPool.Get()
 	defer parserPool.Put(p)
@@ -33,6 +33,16 @@ func ParsePrometheus(body []byte, receivedAt time.Time) ([]Event, error) {
 		}
 	}
 	return events, nil
+}
+
+// missingStartsAt is the start of an alert that gave none: receivedAt, or
+// its endsAt when that is earlier (as Alertmanager does), so that no event
+// ends before it starts.
+func missingStartsAt(endsAt, receivedAt time.Time) time.Time {
+	if !endsAt.IsZero() && endsAt.Before(receivedAt) {
+		return endsAt
+	}
+	return receivedAt
 }
 
 func parsePrometheusAlert(b *builder, i int, a *fastjson.Value, receivedAt time.Time, e *Event) *FieldError {
@@ -93,7 +103,7 @@ func parsePrometheusAlert(b *builder, i int, a *fastjson.Value, receivedAt time.
 	e.Source = SourcePrometheus
 	e.ReceivedAt = receivedAt
 	if e.StartsAt.IsZero() {
-		e.StartsAt = receivedAt
+		e.StartsAt = missingStartsAt(e.EndsAt, receivedAt)
 	}
 	if !e.EndsAt.IsZero() && !e.EndsAt.After(receivedAt) {
 		e.Status = StatusResolved
