@@ -31,7 +31,7 @@ func benchStream(n, series int) []ingest.Event {
 			Fingerprint: ls.Fingerprint(),
 			Source:      ingest.SourcePrometheus,
 			Labels:      ls,
-			Annotations: ingest.Labels{{Name: "summary", Value: "something is wrong"}},
+			Annotations: ingest.NewLabels(ingest.Label{Name: "summary", Value: "something is wrong"}),
 			Severity:    nsev,
 			RawSeverity: sev,
 			StartsAt:    t0,

@@ -95,7 +95,7 @@ func TestDuplicateWithNewAnnotationsOrSeverityUpdates(t *testing.T) {
 	b2 := a
 	b2.ReceivedAt = t0.Add(time.Second)
 	b2.Severity, b2.RawSeverity = ingest.SeverityCritical, "critical"
-	b2.Annotations = ingest.Labels{{Name: "summary", Value: "95% full"}}
+	b2.Annotations = ingest.NewLabels(ingest.Label{Name: "summary", Value: "95% full"})
 	b := s.apply(t0.Add(time.Second), []ingest.Event{b2}, &set)
 	require.Equal(t, []ChangeKind{AlertUpdated}, kinds(b))
 	got := get(t, s, a.Fingerprint)

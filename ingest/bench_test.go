@@ -180,7 +180,7 @@ func TestBenchBodies(t *testing.T) {
 			t.Fatalf("%s: %d events, want %d", tc.src, len(events), tc.n)
 		}
 		for i := range events {
-			if n := len(events[i].Labels); n < 8 || n > 10 {
+			if n := events[i].Labels.Len(); n < 8 || n > 10 {
 				t.Fatalf("%s event %d has %d labels, want 8-10", tc.src, i, n)
 			}
 			if err := eventInvariants(&events[i], tc.src, testReceivedAt); err != nil {

@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"bytes"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -9,14 +11,15 @@ import (
 
 // builder assembles the strings of one event with as few allocations as the
 // hot path can afford: every label name and value, annotation and URL of an
-// event is copied into one scratch buffer and turned into one string, which
-// the event's Labels and Annotations then slice. Per event that is one
-// string, one []Label backing both label sets, and nothing else.
+// event is gathered in a scratch buffer, then packed into one string that
+// the event's Labels, Annotations and other strings slice. Per event that
+// is one allocation.
 type builder struct {
 	buf    []byte
 	labels []span
 	annots []span
 	extra  []span // generator URL and other single strings, by slot
+	packed string // the result of finish
 }
 
 type span struct{ n0, n1, v0, v1 int32 }
@@ -26,6 +29,7 @@ func (b *builder) reset() {
 	b.labels = b.labels[:0]
 	b.annots = b.annots[:0]
 	b.extra = b.extra[:0]
+	b.packed = ""
 }
 
 func (b *builder) add(dst *[]span, name, value []byte) {
@@ -69,33 +73,77 @@ func (b *builder) stringObject(idx int, field string, v *fastjson.Value, dst *[]
 	return ferr
 }
 
-// finish turns the scratch buffer into the event's strings. It fails when
-// any of them is not valid UTF-8, which label sets must be.
-func (b *builder) finish(idx int, e *Event) (extras []string, ferr *FieldError) {
+// finish packs the event's labels, annotations and extra strings into one
+// string, the only allocation it makes, and sets e.Labels and
+// e.Annotations to slices of it. It fails when any text is not valid
+// UTF-8, which label sets must be. The extras are then read with extra.
+func (b *builder) finish(idx int, e *Event) *FieldError {
 	if !utf8.Valid(b.buf) {
-		return nil, fieldErr(idx, "labels", "invalid UTF-8 in labels, annotations or URL")
+		return fieldErr(idx, "labels", "invalid UTF-8 in labels, annotations or URL")
 	}
-	s := string(b.buf)
-	all := make([]Label, len(b.labels)+len(b.annots))
-	for i, sp := range b.labels {
-		all[i] = Label{Name: s[sp.n0:sp.n1], Value: s[sp.v0:sp.v1]}
+	b.labels = sortSpans(b.buf, b.labels)
+	b.annots = sortSpans(b.buf, b.annots)
+	size := 0
+	for _, sp := range b.labels {
+		size += int(sp.v1-sp.n0) + 2
 	}
-	for i, sp := range b.annots {
-		all[len(b.labels)+i] = Label{Name: s[sp.n0:sp.n1], Value: s[sp.v0:sp.v1]}
+	for _, sp := range b.annots {
+		size += int(sp.v1-sp.n0) + 2
 	}
-	// Full slice expressions: appending to Labels must never write over
-	// Annotations.
-	e.Labels = sortLabels(all[:len(b.labels):len(b.labels)])
-	if len(b.annots) > 0 {
-		e.Annotations = sortLabels(all[len(b.labels):])
+	for _, sp := range b.extra {
+		size += int(sp.v1 - sp.v0)
 	}
-	if len(b.extra) > 0 {
-		extras = make([]string, len(b.extra))
-		for i, sp := range b.extra {
-			extras[i] = s[sp.v0:sp.v1]
+	var out strings.Builder
+	out.Grow(size)
+	pack := func(spans []span) {
+		for _, sp := range spans {
+			out.Write(b.buf[sp.n0:sp.n1])
+			out.WriteByte(sep)
+			out.Write(b.buf[sp.v0:sp.v1])
+			out.WriteByte(sep)
 		}
 	}
-	return extras, nil
+	pack(b.labels)
+	nl := out.Len()
+	pack(b.annots)
+	na := out.Len()
+	for i, sp := range b.extra {
+		start := int32(out.Len())
+		out.Write(b.buf[sp.v0:sp.v1])
+		b.extra[i] = span{v0: start, v1: int32(out.Len())}
+	}
+	b.packed = out.String()
+	e.Labels = Labels(b.packed[:nl])
+	e.Annotations = Labels(b.packed[nl:na])
+	return nil
+}
+
+// extra returns the extra string in slot, after finish.
+func (b *builder) extraString(slot int) string {
+	sp := b.extra[slot]
+	return b.packed[sp.v0:sp.v1]
+}
+
+// sortSpans sorts label spans by name and drops repeated names, keeping the
+// last value given, as encoding/json does for repeated object keys.
+func sortSpans(buf []byte, sps []span) []span {
+	name := func(sp span) []byte { return buf[sp.n0:sp.n1] }
+	// Insertion sort: stable, and linear on the already sorted label sets
+	// that Prometheus sends.
+	for i := 1; i < len(sps); i++ {
+		for j := i; j > 0 && bytes.Compare(name(sps[j]), name(sps[j-1])) < 0; j-- {
+			sps[j], sps[j-1] = sps[j-1], sps[j]
+		}
+	}
+	out := sps[:0]
+	for _, sp := range sps {
+		if len(out) > 0 && bytes.Equal(name(out[len(out)-1]), name(sp)) {
+			out[len(out)-1] = sp
+			continue
+		}
+		out = append(out, sp)
+	}
+	return out
 }
 
 // parseTime parses an RFC 3339 time. The zero time in any of its spellings

@@ -1,8 +1,6 @@
 package ingest
 
 import (
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -62,124 +60,6 @@ func ParseStatus(s string) (Status, bool) {
 		return StatusResolved, true
 	}
 	return StatusFiring, false
-}
-
-// Label is one name/value pair.
-type Label struct {
-	Name, Value string
-}
-
-// Labels is a label set kept as a slice sorted by name, with unique names.
-// A slice is used instead of model.LabelSet because the ingest hot path
-// builds one per event: a sorted slice costs one allocation where a map
-// costs several, and fingerprinting it needs no extra sort.
-type Labels []Label
-
-// Get returns the value of the named label and whether it is present.
-func (ls Labels) Get(name string) (string, bool) {
-	// Label sets are small: a linear scan beats binary search below ~16.
-	for i := range ls {
-		if ls[i].Name == name {
-			return ls[i].Value, true
-		}
-	}
-	return "", false
-}
-
-// Map converts the labels to a map, for templates and JSON output.
-func (ls Labels) Map() map[string]string {
-	m := make(map[string]string, len(ls))
-	for _, l := range ls {
-		m[l.Name] = l.Value
-	}
-	return m
-}
-
-// LabelSet converts the labels to a model.LabelSet.
-func (ls Labels) LabelSet() model.LabelSet {
-	m := make(model.LabelSet, len(ls))
-	for _, l := range ls {
-		m[model.LabelName(l.Name)] = model.LabelValue(l.Value)
-	}
-	return m
-}
-
-// Equal reports whether two label sets are identical.
-func (ls Labels) Equal(o Labels) bool {
-	if len(ls) != len(o) {
-		return false
-	}
-	for i := range ls {
-		if ls[i] != o[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// String renders the labels as {a="b", c="d"}, like model.LabelSet.
-func (ls Labels) String() string {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, l := range ls {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(l.Name)
-		b.WriteByte('=')
-		b.WriteString(quote(l.Value))
-	}
-	b.WriteByte('}')
-	return b.String()
-}
-
-// MarshalJSON renders the labels as a JSON object.
-func (ls Labels) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 16*len(ls)+2)
-	b = append(b, '{')
-	for i, l := range ls {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, l.Name)
-		b = append(b, ':')
-		b = appendJSONString(b, l.Value)
-	}
-	return append(b, '}'), nil
-}
-
-// LabelsFromMap builds sorted Labels from a map.
-func LabelsFromMap(m map[string]string) Labels {
-	ls := make(Labels, 0, len(m))
-	for k, v := range m {
-		ls = append(ls, Label{Name: k, Value: v})
-	}
-	return sortLabels(ls)
-}
-
-// sortLabels sorts ls by name in place and removes duplicate names, keeping
-// the last value given, as encoding/json does for repeated object keys.
-func sortLabels(ls Labels) Labels {
-	if len(ls) <= 16 {
-		// Insertion sort: label sets are small and often already sorted
-		// (Prometheus emits them sorted), where it is linear and stable.
-		for i := 1; i < len(ls); i++ {
-			for j := i; j > 0 && ls[j].Name < ls[j-1].Name; j-- {
-				ls[j], ls[j-1] = ls[j-1], ls[j]
-			}
-		}
-	} else {
-		sort.SliceStable(ls, func(i, j int) bool { return ls[i].Name < ls[j].Name })
-	}
-	out := ls[:0]
-	for i := range ls {
-		if len(out) > 0 && out[len(out)-1].Name == ls[i].Name {
-			out[len(out)-1] = ls[i]
-			continue
-		}
-		out = append(out, ls[i])
-	}
-	return out
 }
 
 // Event is one normalised alert or event, whatever format it came in.

@@ -120,8 +120,7 @@ func parseGenericEvent(b *builder, i int, a *fastjson.Value, receivedAt time.Tim
 	if !haveLabels || len(b.labels) == 0 {
 		return fieldErr(i, "labels", "missing: an event needs at least one label")
 	}
-	extras, ferr := b.finish(i, e)
-	if ferr != nil {
+	if ferr := b.finish(i, e); ferr != nil {
 		return ferr
 	}
 	e.Source = SourceGeneric
@@ -130,10 +129,10 @@ func parseGenericEvent(b *builder, i int, a *fastjson.Value, receivedAt time.Tim
 		e.StartsAt = receivedAt
 	}
 	if srcSlot >= 0 {
-		e.Producer = extras[srcSlot]
+		e.Producer = b.extraString(srcSlot)
 	}
 	if sevSlot >= 0 {
-		e.RawSeverity = extras[sevSlot]
+		e.RawSeverity = b.extraString(sevSlot)
 	} else {
 		e.RawSeverity, _ = e.Labels.Get("severity")
 	}

@@ -144,15 +144,15 @@ func TestGoldenPagerDutySemantics(t *testing.T) {
 		e, err := ParsePagerDuty(readTestdata(t, "pagerduty_trigger.json"), testReceivedAt, func() string { keys++; return "unused" })
 		require.NoError(t, err)
 		require.Zero(t, keys, "newKey called although the event has a dedup_key")
-		require.Equal(t, Labels{
-			{"class", "deploy"},
-			{"component", "postgres"},
-			{"dedup_key", "samplekeyhere"},
-			{"group", "prod-datapipe"},
-			{"source", "monitoringtool:cloudvendor:central-region-dc-01:852559987:cluster/api-stats-prod-003"},
-		}, e.Labels)
+		require.Equal(t, map[string]string{
+			"class":     "deploy",
+			"component": "postgres",
+			"dedup_key": "samplekeyhere",
+			"group":     "prod-datapipe",
+			"source":    "monitoringtool:cloudvendor:central-region-dc-01:852559987:cluster/api-stats-prod-003",
+		}, e.Labels.Map())
 		require.Equal(t, []string{"dedup_key"}, e.Identity)
-		require.Equal(t, Labels{{"dedup_key", "samplekeyhere"}}.Fingerprint(), e.Fingerprint)
+		require.Equal(t, NewLabels(Label{"dedup_key", "samplekeyhere"}).Fingerprint(), e.Fingerprint)
 		require.Equal(t, SeverityMajor, e.Severity) // PagerDuty error -> major
 		require.Equal(t, "error", e.RawSeverity)
 		require.Equal(t, StatusFiring, e.Status)
@@ -175,7 +175,7 @@ func TestGoldenPagerDutySemantics(t *testing.T) {
 		dk, ok := e.Labels.Get("dedup_key")
 		require.True(t, ok)
 		require.Equal(t, "gen-0001", dk)
-		require.Equal(t, Labels{{"dedup_key", "gen-0001"}}.Fingerprint(), e.Fingerprint)
+		require.Equal(t, NewLabels(Label{"dedup_key", "gen-0001"}).Fingerprint(), e.Fingerprint)
 		require.Equal(t, SeverityCritical, e.Severity)
 	})
 	t.Run("acknowledge and resolve share the trigger's fingerprint", func(t *testing.T) {
@@ -221,7 +221,7 @@ func TestGoldenGenericSemantics(t *testing.T) {
 		// and the fingerprint is of those two labels only.
 		e := events[0]
 		require.Equal(t, []string{"alertname", "volume"}, e.Identity)
-		require.Equal(t, Labels{{"alertname", "DiskLatencyHigh"}, {"volume", "vol-0a1b2c3d4e5f"}}.LabelSet().Fingerprint(), e.Fingerprint)
+		require.Equal(t, NewLabels(Label{"alertname", "DiskLatencyHigh"}, Label{"volume", "vol-0a1b2c3d4e5f"}).LabelSet().Fingerprint(), e.Fingerprint)
 		require.NotEqual(t, e.Labels.Fingerprint(), e.Fingerprint)
 		require.Equal(t, SeverityCritical, e.Severity)
 		require.Equal(t, testReceivedAt, e.StartsAt) // no timestamp

@@ -93,15 +93,16 @@ func ParsePagerDuty(body []byte, receivedAt time.Time, newKey func() string) (Ev
 		return Event{}, &FieldError{Index: -1, Field: "event_action", Msg: "must be trigger, acknowledge or resolve, got " + quote(in.EventAction)}
 	}
 
-	labels := Labels{{Name: "dedup_key", Value: in.DedupKey}}
+	labels := []Label{{Name: "dedup_key", Value: in.DedupKey}}
 	if p := in.Payload; p != nil {
 		for _, l := range []Label{{"source", p.Source}, {"component", p.Component}, {"group", p.Group}, {"class", p.Class}} {
 			if l.Value != "" {
 				labels = append(labels, l)
 			}
 		}
+		var annots []Label
 		if p.Summary != "" {
-			e.Annotations = append(e.Annotations, Label{"summary", p.Summary})
+			annots = append(annots, Label{"summary", p.Summary})
 		}
 		for k, raw := range p.CustomDetails {
 			var s string
@@ -109,10 +110,10 @@ func ParsePagerDuty(body []byte, receivedAt time.Time, newKey func() string) (Ev
 				s = string(compactJSON(raw))
 			}
 			if k != "summary" {
-				e.Annotations = append(e.Annotations, Label{k, s})
+				annots = append(annots, Label{k, s})
 			}
 		}
-		e.Annotations = sortLabels(e.Annotations)
+		e.Annotations = NewLabels(annots...)
 		if p.Timestamp != "" {
 			t, err := time.Parse(time.RFC3339Nano, p.Timestamp)
 			if err != nil {
@@ -127,7 +128,7 @@ func ParsePagerDuty(body []byte, receivedAt time.Time, newKey func() string) (Ev
 		}
 		e.RawSeverity = p.Severity
 	}
-	e.Labels = sortLabels(labels)
+	e.Labels = NewLabels(labels...)
 	e.Severity, _ = NormalizeSeverity(e.RawSeverity)
 	e.Identity = pdIdentity
 	e.Fingerprint = e.Labels.FingerprintOf(pdIdentity)

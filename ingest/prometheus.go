@@ -90,12 +90,11 @@ func parsePrometheusAlert(b *builder, i int, a *fastjson.Value, receivedAt time.
 	if !haveLabels || len(b.labels) == 0 {
 		return fieldErr(i, "labels", "missing: an alert needs at least one label")
 	}
-	extras, ferr := b.finish(i, e)
-	if ferr != nil {
+	if ferr := b.finish(i, e); ferr != nil {
 		return ferr
 	}
 	if urlSlot >= 0 {
-		e.GeneratorURL = extras[urlSlot]
+		e.GeneratorURL = b.extraString(urlSlot)
 	}
 	if !e.EndsAt.IsZero() && !e.StartsAt.IsZero() && e.EndsAt.Before(e.StartsAt) {
 		return fieldErr(i, "endsAt", "is before startsAt")
