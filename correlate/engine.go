@@ -130,6 +130,12 @@ func (e *Engine) SetSettings(s Settings) {
 // Settings returns the settings in force.
 func (e *Engine) Settings() Settings { return *e.settings.Load() }
 
+// QueueCapacity is the event capacity of the queue, fixed at New.
+func (e *Engine) QueueCapacity() int { return int(e.capacity) }
+
+// QueueLength is the number of events waiting to be applied.
+func (e *Engine) QueueLength() int { return int(e.queued.Load()) }
+
 // Subscribe adds a sink. Call it before Run.
 func (e *Engine) Subscribe(s Sink) { e.sinks = append(e.sinks, s) }
 

@@ -11,6 +11,7 @@ type metrics struct {
 	dropped     prometheus.Counter
 	applied     prometheus.Counter
 	deduped     prometheus.Counter
+	ignored     prometheus.Counter
 	batchSize   prometheus.Histogram
 	applyTime   prometheus.Histogram
 	changes     *prometheus.CounterVec
@@ -36,7 +37,11 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 		}),
 		deduped: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "sift", Subsystem: "engine", Name: "deduplicated_events_total",
-			Help: "Events that matched an existing alert and changed nothing readers see.",
+			Help: "Events for a held alert that changed nothing readers see (duplicates, resolves of resolved alerts, late resolves).",
+		}),
+		ignored: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "sift", Subsystem: "engine", Name: "ignored_events_total",
+			Help: "Resolve and acknowledge events for alerts not held in memory (never seen, or past retention).",
 		}),
 		batchSize: f.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "sift", Subsystem: "engine", Name: "batch_size_events",
@@ -85,6 +90,7 @@ func (m *metrics) observe(b *Batch, took time.Duration, st *state) {
 		m.applyTime.Observe(took.Seconds())
 		m.applied.Add(float64(len(b.Events)))
 		m.deduped.Add(float64(b.Duplicates))
+		m.ignored.Add(float64(b.Ignored))
 	}
 	for _, c := range b.Changes {
 		switch {

@@ -17,8 +17,8 @@ type ChangeKind uint8
 const (
 	// AlertOpened: a new alert, or a resolved one firing again.
 	AlertOpened ChangeKind = iota + 1
-	// AlertUpdated: severity, annotations, labels or acknowledgement
-	// changed on a firing alert.
+	// AlertUpdated: severity, annotations, labels (under a partial
+	// identity) or acknowledgement changed on a firing alert.
 	AlertUpdated
 	// AlertResolved: resolved by an event or by expiry.
 	AlertResolved
@@ -54,8 +54,12 @@ type Batch struct {
 	Now     time.Time
 	Events  []ingest.Event
 	Changes []Change
-	// Duplicates counts the events that changed nothing visible.
+	// Duplicates counts the events for a held alert that changed nothing
+	// readers see.
 	Duplicates int
+	// Ignored counts resolves and acknowledges for alerts sift does not
+	// hold.
+	Ignored int
 }
 
 // Settings are the engine parameters that a config reload may change.
@@ -95,6 +99,8 @@ type entry struct {
 	due int64
 	// scheduled is the due time of the timer the heap holds for it.
 	scheduled int64
+	// episode counts the alert's firing episodes, from 1.
+	episode int
 }
 
 // state is the deterministic core of the engine: given the same events and
@@ -183,12 +189,17 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 			e = nil
 		}
 	}
+	// Only a firing event describes the alert (labels, annotations,
+	// severity). A resolve says it is over and a PagerDuty acknowledge that
+	// someone is on it; neither carries a description, so neither may
+	// overwrite one.
+	describes := ev.Status == ingest.StatusFiring && !ev.Acknowledge
 	if e == nil {
-		if ev.Status == ingest.StatusResolved {
-			// A resolve for an alert sift does not hold (never seen, or
-			// already gone from memory): it reaches the sinks with the
-			// batch but makes no row.
-			b.Duplicates++
+		if !describes {
+			// A resolve or acknowledge for an alert sift does not hold
+			// (never seen, or already gone from memory): it reaches the
+			// sinks with the batch but makes no row.
+			b.Ignored++
 			return
 		}
 		a := &Alert{
@@ -201,12 +212,11 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 			Source:       ev.Source,
 			Producer:     ev.Producer,
 			GeneratorURL: ev.GeneratorURL,
-			Acknowledged: ev.Acknowledge,
 			FirstSeen:    ev.ReceivedAt,
 			StartsAt:     ev.StartsAt,
 			Version:      1,
 		}
-		e = &entry{row: a}
+		e = &entry{row: a, episode: 1}
 		a.hot = &e.hot
 		s.touch(a, ev)
 		s.alerts[ev.Fingerprint] = e
@@ -218,74 +228,78 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 	}
 
 	old := e.row
+	s.touch(old, ev)
 	switch {
-	case ev.Status == ingest.StatusFiring && old.Status == ingest.StatusResolved:
+	case describes && old.Status == ingest.StatusResolved:
+		// It fires again: a new episode of the same alert.
 		a := s.revise(old, ev)
 		a.Status = ingest.StatusFiring
 		a.StartsAt = ev.StartsAt
 		a.ResolvedAt = time.Time{}
-		a.Acknowledged = ev.Acknowledge
-		s.touch(a, ev)
+		a.Acknowledged = false
 		e.row = a
+		e.episode++
 		tx.insert(a)
 		s.active[a.Severity]++
 		s.schedule(e, s.expiry(ev, set))
 		b.Changes = append(b.Changes, Change{Kind: AlertOpened, Alert: a})
 
 	case ev.Status == ingest.StatusResolved && old.Status == ingest.StatusFiring:
+		if e.episode > 1 && ev.StartsAt.Before(old.StartsAt) {
+			// A late resolve of an earlier episode (its start is before
+			// this one's): the alert has fired again since.
+			b.Duplicates++
+			return
+		}
 		resolvedAt := ev.EndsAt
 		if resolvedAt.IsZero() {
 			resolvedAt = ev.ReceivedAt
 		}
-		if resolvedAt.Before(old.StartsAt) {
-			// A late resolve of an earlier episode: the alert has fired
-			// again since, so this event changes nothing.
-			s.touch(old, ev)
-			b.Duplicates++
-			return
-		}
-		a := s.revise(old, ev)
+		a := *old
 		a.Status = ingest.StatusResolved
 		a.ResolvedAt = resolvedAt
-		s.touch(a, ev)
+		a.Version++
 		s.active[old.Severity]--
-		e.row = a
-		tx.insert(a)
+		e.row = &a
+		tx.insert(&a)
 		s.schedule(e, ev.ReceivedAt.Add(set.ResolvedRetention).UnixNano())
-		b.Changes = append(b.Changes, Change{Kind: AlertResolved, Alert: a})
+		b.Changes = append(b.Changes, Change{Kind: AlertResolved, Alert: &a})
 
-	default:
-		// Same status: a duplicate. It changes the shared counters; a new
-		// severity, annotations or acknowledgement also make a new row.
-		s.touch(old, ev)
-		if old.Status == ingest.StatusFiring {
-			s.schedule(e, s.expiry(ev, set))
-		}
+	case ev.Acknowledge && old.Status == ingest.StatusFiring && !old.Acknowledged:
+		a := *old
+		a.Acknowledged = true
+		a.Version++
+		e.row = &a
+		tx.insert(&a)
+		b.Changes = append(b.Changes, Change{Kind: AlertUpdated, Alert: &a})
+
+	case describes && old.Status == ingest.StatusFiring:
+		// A duplicate: the shared counters changed above; a new severity,
+		// annotations or labels (under a partial identity) also make a
+		// new row.
+		s.schedule(e, s.expiry(ev, set))
 		if !changedVisibly(old, ev) {
 			b.Duplicates++
 			return
 		}
 		a := s.revise(old, ev)
-		if ev.Acknowledge {
-			a.Acknowledged = true
-		}
-		if old.Status == ingest.StatusFiring {
-			s.active[old.Severity]--
-			s.active[a.Severity]++
-		}
+		s.active[old.Severity]--
+		s.active[a.Severity]++
 		e.row = a
 		tx.insert(a)
 		b.Changes = append(b.Changes, Change{Kind: AlertUpdated, Alert: a})
+
+	default:
+		// A resolve of a resolved alert (Prometheus resends them for a
+		// while), or an acknowledge that changes nothing.
+		b.Duplicates++
 	}
 }
 
-// changedVisibly reports whether a duplicate event changes what readers
-// see of the alert. Labels only change under a partial identity.
+// changedVisibly reports whether a describing duplicate changes what
+// readers see of the alert. Labels only change under a partial identity.
 func changedVisibly(a *Alert, ev *ingest.Event) bool {
 	if ev.Severity != a.Severity || ev.RawSeverity != a.RawSeverity {
-		return true
-	}
-	if ev.Acknowledge && !a.Acknowledged {
 		return true
 	}
 	if !ev.Annotations.Equal(a.Annotations) {
@@ -313,6 +327,9 @@ func (s *state) revise(a *Alert, ev *ingest.Event) *Alert {
 func (s *state) touch(a *Alert, ev *ingest.Event) {
 	a.hot.count.Add(1)
 	a.hot.lastSeen.Store(ev.ReceivedAt.UnixNano())
+	if ev.Acknowledge {
+		return // says nothing of when the alert ends
+	}
 	if !ev.EndsAt.IsZero() {
 		a.hot.endsAt.Store(ev.EndsAt.UnixNano())
 	} else {
@@ -321,10 +338,18 @@ func (s *state) touch(a *Alert, ev *ingest.Event) {
 }
 
 // expiry is when a firing alert resolves by itself after ev: at the
-// source's endsAt if it sent one, else resolve_timeout after ev arrived.
+// source's endsAt if it sent one, else resolve_timeout after ev arrived for
+// sources that resend firing alerts (Prometheus, generic). Alertmanager's
+// webhook and PagerDuty resolve explicitly and do not resend in between
+// (Alertmanager only every repeat_interval, 4h by default), so a timeout
+// would resolve alerts that are still firing: theirs never expire; 0.
 func (s *state) expiry(ev *ingest.Event, set *Settings) int64 {
 	if !ev.EndsAt.IsZero() {
 		return ev.EndsAt.UnixNano()
+	}
+	switch ev.Source {
+	case ingest.SourceAlertmanager, ingest.SourcePagerDuty:
+		return 0
 	}
 	return ev.ReceivedAt.Add(set.ResolveTimeout).UnixNano()
 }

@@ -152,8 +152,11 @@ func TestResolveByEventAndRefire(t *testing.T) {
 	require.Equal(t, uint64(4), got.Count())
 	require.Equal(t, 1, s.active[ingest.SeverityWarning])
 
-	// A late resolve from before this episode began changes nothing.
-	b = s.apply(t0.Add(4*time.Minute), []ingest.Event{resolved(ev(4*time.Minute, "alertname", "Down", "severity", "warning"), 2*time.Minute)}, &set)
+	// A late resolve of the first episode (its startsAt is that
+	// episode's) changes nothing.
+	late := resolved(ev(4*time.Minute, "alertname", "Down", "severity", "warning"), 2*time.Minute)
+	late.StartsAt = t0
+	b = s.apply(t0.Add(4*time.Minute), []ingest.Event{late}, &set)
 	require.Empty(t, b.Changes)
 	require.Equal(t, ingest.StatusFiring, get(t, s, a.Fingerprint).Status)
 }
@@ -264,4 +267,99 @@ func TestBatchingDoesNotChangeOutcome(t *testing.T) {
 	require.NotEmpty(t, whole)
 	require.Equal(t, single, whole)
 	require.Equal(t, single, ticked)
+}
+
+func TestResolveBeforeDefaultedStartStillResolvesFirstEpisode(t *testing.T) {
+	s, set := newState(), DefaultSettings()
+	// The firing event gave no startsAt (so it is the receive time); the
+	// resolve's endsAt is earlier than that. Only a re-fired alert can get
+	// a late resolve, so this one resolves.
+	a := ev(time.Minute, "alertname", "NoStart")
+	s.apply(t0.Add(time.Minute), []ingest.Event{a}, &set)
+	r := resolved(ev(2*time.Minute, "alertname", "NoStart"), 30*time.Second)
+	r.StartsAt = t0.Add(30 * time.Second)
+	b := s.apply(t0.Add(2*time.Minute), []ingest.Event{r}, &set)
+	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
+}
+
+func pdEvent(at time.Duration, key string) ingest.Event {
+	e := ev(at, "dedup_key", key, "source", "db1", "class", "disk")
+	e.Source = ingest.SourcePagerDuty
+	e.Identity = []string{"dedup_key"}
+	e.Fingerprint = e.Labels.FingerprintOf(e.Identity)
+	e.Annotations = ingest.NewLabels(ingest.Label{Name: "summary", Value: "disk full"})
+	e.Severity, e.RawSeverity = ingest.SeverityMajor, "error"
+	return e
+}
+
+// pdBare is a PagerDuty acknowledge or resolve: only the dedup_key.
+func pdBare(at time.Duration, key string, ack bool) ingest.Event {
+	e := ev(at, "dedup_key", key)
+	e.Source = ingest.SourcePagerDuty
+	e.Identity = []string{"dedup_key"}
+	e.Fingerprint = e.Labels.FingerprintOf(e.Identity)
+	if ack {
+		e.Acknowledge = true
+	} else {
+		e.Status = ingest.StatusResolved
+	}
+	return e
+}
+
+func TestAcknowledgeAndResolveKeepTheDescription(t *testing.T) {
+	s, set := newState(), DefaultSettings()
+	trig := pdEvent(0, "k1")
+	s.apply(t0, []ingest.Event{trig}, &set)
+
+	b := s.apply(t0.Add(time.Minute), []ingest.Event{pdBare(time.Minute, "k1", true)}, &set)
+	require.Equal(t, []ChangeKind{AlertUpdated}, kinds(b))
+	got := get(t, s, trig.Fingerprint)
+	require.True(t, got.Acknowledged)
+	require.Equal(t, trig.Labels, got.Labels, "an acknowledge carries no labels to replace them with")
+	require.Equal(t, trig.Annotations, got.Annotations)
+	require.Equal(t, ingest.SeverityMajor, got.Severity)
+
+	b = s.apply(t0.Add(2*time.Minute), []ingest.Event{pdBare(2*time.Minute, "k1", true)}, &set)
+	require.Empty(t, b.Changes, "a second acknowledge changes nothing")
+
+	b = s.apply(t0.Add(3*time.Minute), []ingest.Event{pdBare(3*time.Minute, "k1", false)}, &set)
+	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
+	got = get(t, s, trig.Fingerprint)
+	require.Equal(t, ingest.StatusResolved, got.Status)
+	require.Equal(t, trig.Labels, got.Labels, "a resolve carries no labels to replace them with")
+	require.Equal(t, ingest.SeverityMajor, got.Severity)
+	require.Equal(t, uint64(4), got.Count())
+
+	// An acknowledge of a resolved alert does not make it fire again.
+	b = s.apply(t0.Add(4*time.Minute), []ingest.Event{pdBare(4*time.Minute, "k1", true)}, &set)
+	require.Empty(t, b.Changes)
+	require.Equal(t, ingest.StatusResolved, get(t, s, trig.Fingerprint).Status)
+
+	// Acknowledges and resolves of unknown alerts make no row.
+	b = s.apply(t0.Add(5*time.Minute), []ingest.Event{pdBare(5*time.Minute, "nope", true), pdBare(5*time.Minute, "nope2", false)}, &set)
+	require.Empty(t, b.Changes)
+	require.Equal(t, 2, b.Ignored)
+	require.Len(t, s.alerts, 1)
+}
+
+func TestExplicitlyResolvingSourcesDoNotExpire(t *testing.T) {
+	s, set := newState(), DefaultSettings()
+	set.ResolveTimeout = time.Minute
+	pd := pdEvent(0, "k1")
+	am := ev(0, "alertname", "FromAM")
+	am.Source = ingest.SourceAlertmanager
+	prom := ev(0, "alertname", "FromProm")
+	s.apply(t0, []ingest.Event{pd, am, prom}, &set)
+	b := s.apply(t0.Add(24*time.Hour), nil, &set)
+	require.Len(t, b.Changes, 1, "only the Prometheus alert expires")
+	require.Equal(t, prom.Fingerprint, b.Changes[0].Alert.Fingerprint)
+	require.Equal(t, ingest.StatusFiring, get(t, s, pd.Fingerprint).Status)
+	require.Equal(t, ingest.StatusFiring, get(t, s, am.Fingerprint).Status)
+
+	// An Alertmanager alert with an endsAt does resolve at it.
+	am2 := withEndsAt(ev(24*time.Hour, "alertname", "FromAM2"), 25*time.Hour)
+	am2.Source = ingest.SourceAlertmanager
+	s.apply(t0.Add(24*time.Hour), []ingest.Event{am2}, &set)
+	b = s.apply(t0.Add(25*time.Hour), nil, &set)
+	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
 }

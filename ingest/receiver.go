@@ -63,7 +63,7 @@ type Receiver struct {
 	now        func() time.Time
 	newKey     func() string
 	maxBody    atomic.Int64
-	retryAfter string
+	retryAfter atomic.Pointer[string]
 	m          *receiverMetrics
 	bufs       sync.Pool
 }
@@ -124,10 +124,7 @@ func NewReceiver(o ReceiverOptions) *Receiver {
 		o.MaxBodySize = DefaultMaxBodySize
 	}
 	r.maxBody.Store(o.MaxBodySize)
-	if o.RetryAfter <= 0 {
-		o.RetryAfter = time.Second
-	}
-	r.retryAfter = strconv.Itoa(int((o.RetryAfter + time.Second - 1) / time.Second))
+	r.SetRetryAfter(o.RetryAfter)
 	r.bufs.New = func() any { return new(bytes.Buffer) }
 	return r
 }
@@ -138,6 +135,16 @@ func (r *Receiver) SetMaxBodySize(n int64) {
 		n = DefaultMaxBodySize
 	}
 	r.maxBody.Store(n)
+}
+
+// SetRetryAfter changes what a 503 tells producers to wait, rounded up to
+// whole seconds (1s when d <= 0); config reload calls it.
+func (r *Receiver) SetRetryAfter(d time.Duration) {
+	if d <= 0 {
+		d = time.Second
+	}
+	s := strconv.Itoa(int((d + time.Second - 1) / time.Second))
+	r.retryAfter.Store(&s)
 }
 
 // Register mounts the receivers on mux.
@@ -289,11 +296,11 @@ func (r *Receiver) submit(w http.ResponseWriter, src Source, events []Event) (in
 		return 0, nil
 	case errors.Is(err, ErrQueueFull):
 		r.m.events.WithLabelValues(string(src), "throttled").Add(float64(len(events)))
-		w.Header().Set("Retry-After", r.retryAfter)
+		w.Header().Set("Retry-After", *r.retryAfter.Load())
 		return http.StatusServiceUnavailable, err
 	case errors.Is(err, ErrClosed):
 		r.m.events.WithLabelValues(string(src), "closed").Add(float64(len(events)))
-		w.Header().Set("Retry-After", r.retryAfter)
+		w.Header().Set("Retry-After", *r.retryAfter.Load())
 		return http.StatusServiceUnavailable, err
 	}
 	return http.StatusInternalServerError, err

@@ -19,7 +19,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	a := kingpin.New("siftctl", "Operator command line for sift.")
 	a.Version(version.Print("siftctl"))
 	a.HelpFlag.Short('h')
-	a.Terminate(nil)
+	// kingpin ends --help and --version through Terminate; record the
+	// code instead of exiting so that run stays testable.
+	exit := -1
+	a.Terminate(func(code int) { exit = code })
 	a.UsageWriter(stderr)
 	a.ErrorWriter(stderr)
 
@@ -28,6 +31,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	configFiles := checkConfig.Arg("file", "Configuration files to check.").Required().ExistingFiles()
 
 	cmd, err := a.Parse(args)
+	if exit >= 0 {
+		return exit
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "siftctl:", err)
 		return 2

@@ -206,12 +206,12 @@ func (a *App) Reload() error {
 		a.logger.Error("config reload failed; keeping the previous config", "err", err)
 		return err
 	}
-	old := a.cfg.Load()
-	if cfg.Engine.QueueCapacity != old.Engine.QueueCapacity {
-		a.logger.Warn("engine.queue_capacity changes only at restart", "running", old.Engine.QueueCapacity, "configured", cfg.Engine.QueueCapacity)
+	if running := a.engine.QueueCapacity(); cfg.Engine.QueueCapacity != running {
+		a.logger.Warn("engine.queue_capacity changes only at restart", "running", running, "configured", cfg.Engine.QueueCapacity)
 	}
 	a.engine.SetSettings(engineSettings(cfg))
 	a.receiver.SetMaxBodySize(int64(cfg.Ingest.MaxBodySize))
+	a.receiver.SetRetryAfter(cfg.Ingest.RetryAfter.Std())
 	a.cfg.Store(cfg)
 	a.reloadOK.Set(1)
 	a.reloadSuccess.SetToCurrentTime()
@@ -270,7 +270,11 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	select {
 	case <-a.engine.Done():
 	case <-sctx.Done():
-		a.logger.Error("engine did not drain in time")
+		// Accepted events are still queued: say so loudly and exit
+		// non-zero rather than claim a clean stop.
+		n := a.engine.QueueLength()
+		a.logger.Error("engine did not drain in time; queued events are lost", "events", n)
+		return errors.Join(runErr, fmt.Errorf("shutdown: engine did not drain in %s, %d events lost", a.opts.ShutdownTimeout, n))
 	}
 	a.logger.Info("shutdown complete")
 	return runErr

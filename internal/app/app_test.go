@@ -211,6 +211,15 @@ func TestQueueFullAnswers503(t *testing.T) {
 	code, _ := d.post(t, "/api/v2/alerts", "["+promAlert("A", "1")+"]")
 	require.Equal(t, http.StatusOK, code)
 	require.Len(t, d.alerts(t).Alerts, 1)
+
+	// Reload applies a new Retry-After.
+	writeFile(t, cfg, "engine:\n  queue_capacity: 2\ningest:\n  retry_after: 7s\n")
+	require.NoError(t, d.app.Reload())
+	resp, err = http.Post(d.url+"/api/v2/alerts", "application/json", strings.NewReader("["+promAlert("A", "1")+","+promAlert("A", "2")+","+promAlert("A", "3")+"]"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Equal(t, "7", resp.Header.Get("Retry-After"))
 }
 
 func TestGracefulShutdownDrainsAcceptedEvents(t *testing.T) {
