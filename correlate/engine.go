@@ -98,8 +98,8 @@ func New(o Options) *Engine {
 		now:      o.Now,
 		st:       newState(),
 		capacity: int64(o.QueueCapacity),
-		queue: make(chan item, min(o.QueueCapacity, maxQueueSlots)),
-		done:  make(chan struct{}),
+		queue:    make(chan item, min(o.QueueCapacity, maxQueueSlots)),
+		done:     make(chan struct{}),
 	}
 	e.SetSettings(o.Settings)
 	e.m = newMetrics(o.Registerer, e)
