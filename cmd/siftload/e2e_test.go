@@ -305,3 +305,18 @@ func TestEarlyAnswerDoesNotRewriteBodyInUse(t *testing.T) {
 	require.Equal(t, int64(5), w.stats.requests)
 	require.Positive(t, w.stats.status[http.StatusRequestEntityTooLarge]+w.stats.other["transport_error"])
 }
+
+func TestRatePacesRequests(t *testing.T) {
+	d := startSiftd(t)
+	o := testOptions(d.srv.URL, "generic")
+	o.Batch = 10
+	o.Requests = 5
+	o.Rate = 100 // 10 events per request: one request every 100ms
+	start := time.Now()
+	res, err := run(context.Background(), o)
+	require.NoError(t, err)
+	require.Equal(t, int64(5), res.OKRequests)
+	// The 5th request is due 400ms after the first; unpaced, 5 tiny
+	// requests take a few milliseconds.
+	require.GreaterOrEqual(t, time.Since(start), 400*time.Millisecond)
+}

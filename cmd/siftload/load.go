@@ -30,10 +30,13 @@ type Options struct {
 	Concurrency    int
 	Duration       time.Duration
 	Requests       int64
-	Labels         int
-	Seed           uint64
-	Timeout        time.Duration
-	Output         string
+	// Rate paces requests to this many events per second in all; 0 sends
+	// as fast as the workers can.
+	Rate    float64
+	Labels  int
+	Seed    uint64
+	Timeout time.Duration
+	Output  string
 
 	// poolBudget overrides defaultPoolBudget; tests make it small.
 	poolBudget int
@@ -67,6 +70,7 @@ func (o *Options) validate() ([]format, *url.URL, error) {
 	check(o.Concurrency >= 1, "--concurrency must be at least 1, got %d", o.Concurrency)
 	check(o.Duration >= 0, "--duration must not be negative, got %s", o.Duration)
 	check(o.Requests >= 0, "--requests must not be negative, got %d", o.Requests)
+	check(o.Rate >= 0, "--rate must not be negative, got %g", o.Rate)
 	check(o.Labels >= minLabels && o.Labels <= 99, "--labels must be from %d to 99, got %d", minLabels, o.Labels)
 	check(o.Timeout > 0, "--timeout must be positive, got %s", o.Timeout)
 	check(o.Output == "text" || o.Output == "json", "--output must be text or json, got %q", o.Output)
@@ -138,6 +142,10 @@ type loader struct {
 	enc     *encoder
 	gen     *seriesGen
 	reqs    atomic.Int64
+	// start is when sending began; with a rate, request n is due at
+	// start + n*interval.
+	start    time.Time
+	interval time.Duration
 }
 
 func (l *loader) formatFor(idx int64) format { return l.formats[idx%int64(len(l.formats))] }
@@ -180,6 +188,11 @@ func run(ctx context.Context, o Options) (*Result, error) {
 		defer cancel()
 	}
 	start := time.Now()
+	l.start = start
+	if o.Rate > 0 {
+		// Pacing assumes full batches; PagerDuty requests carry one event.
+		l.interval = time.Duration(float64(l.batchFor(fmts[0])) / o.Rate * float64(time.Second))
+	}
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Go(func() { w.loop(stop) })
@@ -324,6 +337,16 @@ func (w *worker) loop(stop context.Context) {
 		idx := w.l.reqs.Add(1) - 1
 		if w.l.o.Requests > 0 && idx >= w.l.o.Requests {
 			return
+		}
+		if w.l.interval > 0 {
+			due := w.l.start.Add(time.Duration(idx) * w.l.interval)
+			if d := time.Until(due); d > 0 {
+				select {
+				case <-stop.Done():
+					return
+				case <-time.After(d):
+				}
+			}
 		}
 		b := w.nextBody(w.l.formatFor(idx))
 		if !w.send(b) {

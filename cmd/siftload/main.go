@@ -66,6 +66,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	a.Flag("concurrency", "Parallel workers, each with its own keep-alive connection and one request in flight.").Default("4").IntVar(&o.Concurrency)
 	a.Flag("duration", "How long to send; 0 for no limit.").Default("10s").DurationVar(&o.Duration)
 	a.Flag("requests", "Stop after this many requests in all; 0 for no limit.").Default("0").Int64Var(&o.Requests)
+	a.Flag("rate", "Target events per second in all, paced by request start times; 0 for as fast as possible.").Default("0").Float64Var(&o.Rate)
 	a.Flag("labels", "Labels per alert: alertname, service, instance, job, severity, cluster, env, team, then label_09... (at least 3).").Default("8").IntVar(&o.Labels)
 	a.Flag("seed", "Seed of the random choice of repeated series.").Default("1").Uint64Var(&o.Seed)
 	a.Flag("timeout", "Timeout of one request.").Default("10s").DurationVar(&o.Timeout)
