@@ -219,6 +219,7 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 		e = &entry{row: a, episode: 1}
 		a.hot = &e.hot
 		s.touch(a, ev)
+		s.setEndsAt(a, ev)
 		s.alerts[ev.Fingerprint] = e
 		tx.insert(a)
 		s.active[a.Severity]++
@@ -232,6 +233,7 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 	switch {
 	case describes && old.Status == ingest.StatusResolved:
 		// It fires again: a new episode of the same alert.
+		s.setEndsAt(old, ev)
 		a := s.revise(old, ev)
 		a.Status = ingest.StatusFiring
 		a.StartsAt = ev.StartsAt
@@ -251,9 +253,15 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 			b.Duplicates++
 			return
 		}
+		s.setEndsAt(old, ev)
 		resolvedAt := ev.EndsAt
 		if resolvedAt.IsZero() {
 			resolvedAt = ev.ReceivedAt
+		}
+		if resolvedAt.Before(old.StartsAt) {
+			// The start was defaulted to a receive time after the real
+			// one; an alert cannot end before it starts.
+			resolvedAt = old.StartsAt
 		}
 		a := *old
 		a.Status = ingest.StatusResolved
@@ -277,6 +285,7 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 		// A duplicate: the shared counters changed above; a new severity,
 		// annotations or labels (under a partial identity) also make a
 		// new row.
+		s.setEndsAt(old, ev)
 		s.schedule(e, s.expiry(ev, set))
 		if !changedVisibly(old, ev) {
 			b.Duplicates++
@@ -323,13 +332,15 @@ func (s *state) revise(a *Alert, ev *ingest.Event) *Alert {
 	return &n
 }
 
-// touch records an event on the shared counters.
+// touch counts an event on the shared counters.
 func (s *state) touch(a *Alert, ev *ingest.Event) {
 	a.hot.count.Add(1)
 	a.hot.lastSeen.Store(ev.ReceivedAt.UnixNano())
-	if ev.Acknowledge {
-		return // says nothing of when the alert ends
-	}
+}
+
+// setEndsAt records the endsAt of an event that describes or resolves the
+// alert; acknowledges and late resolves say nothing of when it ends.
+func (s *state) setEndsAt(a *Alert, ev *ingest.Event) {
 	if !ev.EndsAt.IsZero() {
 		a.hot.endsAt.Store(ev.EndsAt.UnixNano())
 	} else {

@@ -159,6 +159,7 @@ func TestResolveByEventAndRefire(t *testing.T) {
 	b = s.apply(t0.Add(4*time.Minute), []ingest.Event{late}, &set)
 	require.Empty(t, b.Changes)
 	require.Equal(t, ingest.StatusFiring, get(t, s, a.Fingerprint).Status)
+	require.True(t, get(t, s, a.Fingerprint).EndsAt().IsZero(), "a late resolve's endsAt is not this episode's")
 }
 
 func TestResolveOfUnknownAlertMakesNoRow(t *testing.T) {
@@ -280,6 +281,7 @@ func TestResolveBeforeDefaultedStartStillResolvesFirstEpisode(t *testing.T) {
 	r.StartsAt = t0.Add(30 * time.Second)
 	b := s.apply(t0.Add(2*time.Minute), []ingest.Event{r}, &set)
 	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
+	require.Equal(t, t0.Add(time.Minute), b.Changes[0].Alert.ResolvedAt, "not before its start")
 }
 
 func pdEvent(at time.Duration, key string) ingest.Event {

@@ -30,6 +30,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	checkConfig := check.Command("config", "Check siftd configuration files.")
 	configFiles := checkConfig.Arg("file", "Configuration files to check.").Required().ExistingFiles()
 
+	if len(args) == 0 {
+		a.Usage(nil)
+		return 2
+	}
 	cmd, err := a.Parse(args)
 	if exit >= 0 {
 		return exit

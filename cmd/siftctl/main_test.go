@@ -32,6 +32,7 @@ func TestCheckConfig(t *testing.T) {
 	errOut.Reset()
 	require.Equal(t, 2, run([]string{"check", "config", filepath.Join(dir, "missing.yml")}, &out, &errOut))
 	require.Equal(t, 2, run([]string{"frobnicate"}, &out, &errOut))
+	require.Equal(t, 2, run(nil, &out, &errOut), "no command is a usage error")
 	errOut.Reset()
 	require.Equal(t, 0, run([]string{"--help"}, &out, &errOut))
 	require.Contains(t, errOut.String(), "check config")
