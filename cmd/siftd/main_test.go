@@ -36,6 +36,11 @@ func TestBinarySignals(t *testing.T) {
 	cmd := exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+addr, "--storage.path="+filepath.Join(dir, "data"), "--log.format=logfmt")
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOGC=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -69,6 +74,7 @@ func TestBinarySignals(t *testing.T) {
 		return ""
 	}
 	hash := metric("sift_config_hash")
+	require.Equal(t, "75", metric("go_gc_gogc_percent"), "siftd's own GOGC default")
 
 	require.NoError(t, os.WriteFile(cfg, []byte("engine:\n  resolve_timeout: 7m\n"), 0o644))
 	require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
