@@ -4,8 +4,6 @@ import (
 	"slices"
 	"time"
 	"unicode/utf8"
-
-	"github.com/valyala/fastjson"
 )
 
 // ParseGeneric parses sift's generic event format: one JSON object or an
@@ -14,113 +12,101 @@ import (
 // default for Kafka topics. The whole batch is validated before any event
 // is returned.
 func ParseGeneric(body []byte, receivedAt time.Time) ([]Event, error) {
-	p := parserPool.Get()
-	defer parserPool.Put(p)
-	v, err := p.ParseBytes(body)
-	if err != nil {
-		return nil, jsonErr(err)
-	}
-	b := getBuilder()
-	defer putBuilder(b)
-	switch v.Type() {
-	case fastjson.TypeObject:
-		events := make([]Event, 1)
-		if ferr := parseGenericEvent(b, 0, v, receivedAt, &events[0]); ferr != nil {
-			return nil, ferr
-		}
-		return events, nil
-	case fastjson.TypeArray:
-		arr, _ := v.Array()
-		events := make([]Event, len(arr))
-		for i, a := range arr {
-			if ferr := parseGenericEvent(b, i, a, receivedAt, &events[i]); ferr != nil {
-				return nil, ferr
-			}
-		}
-		return events, nil
-	}
-	return nil, &FieldError{Index: -1, Msg: "body must be a JSON object or an array of objects"}
+	return scanBody(body, receivedAt, scanGeneric)
 }
 
-func parseGenericEvent(b *builder, i int, a *fastjson.Value, receivedAt time.Time, e *Event) *FieldError {
-	o, err := a.Object()
-	if err != nil {
-		return fieldErr(i, "", "event must be an object")
+func scanGeneric(s *scanner, b *builder, receivedAt time.Time) ([]Event, *FieldError) {
+	switch s.ws() {
+	case '{':
+		b.events = append(b.events, Event{})
+		if ferr := parseGenericEvent(s, b, 0, 1, receivedAt, &b.events[0]); ferr != nil {
+			return nil, ferr
+		}
+	case '[':
+		ferr := s.objects(b, "event must be an object", func(i int, e *Event) *FieldError {
+			return parseGenericEvent(s, b, i, 2, receivedAt, e)
+		})
+		if ferr != nil {
+			return nil, ferr
+		}
+	default:
+		return nil, &FieldError{Index: -1, Msg: "body must be a JSON object or an array of objects"}
 	}
+	if ferr := s.end(); ferr != nil {
+		return nil, ferr
+	}
+	return b.batch(), nil
+}
+
+// parseGenericEvent reads the event object at s.pos, nested depth deep,
+// into e. A null value of any field means the field is absent.
+func parseGenericEvent(s *scanner, b *builder, i, depth int, receivedAt time.Time, e *Event) *FieldError {
 	b.reset()
+	s.badUTF8 = false
 	var (
-		haveLabels bool
-		sevSlot    = -1
-		srcSlot    = -1
-		identity   []string
-		ferr       *FieldError
+		haveLabels   bool
+		haveIdentity bool
+		sevSlot      = -1
+		srcSlot      = -1
 	)
-	str := func(field string, v *fastjson.Value) []byte {
-		sb, err := v.StringBytes()
-		if err != nil {
-			ferr = fieldErr(i, field, "must be a string")
-		}
-		return sb
-	}
-	o.Visit(func(k []byte, v *fastjson.Value) {
-		if ferr != nil || v.Type() == fastjson.TypeNull {
-			return
-		}
-		switch string(k) {
-		case "labels":
-			haveLabels = true
-			ferr = b.stringObject(i, "labels", v, &b.labels)
-		case "annotations":
-			ferr = b.stringObject(i, "annotations", v, &b.annots)
-		case "severity":
-			if sb := str("severity", v); ferr == nil {
-				sevSlot = b.addExtra(sb)
-			}
-		case "source":
-			if sb := str("source", v); ferr == nil {
-				srcSlot = b.addExtra(sb)
-			}
-		case "status":
-			sb := str("status", v)
+	s.pos++ // {
+	if c := s.ws(); c == '}' {
+		s.pos++
+	} else {
+		for {
+			k, ferr := s.key(c)
 			if ferr != nil {
-				return
+				return ferr
 			}
-			st, ok := ParseStatus(string(sb))
-			if !ok {
-				ferr = fieldErr(i, "status", "must be \"firing\" or \"resolved\", got "+quote(string(sb)))
-				return
-			}
-			e.Status = st
-		case "timestamp":
-			e.StartsAt, ferr = parseTime(i, "timestamp", v)
-		case "identity":
-			arr, err := v.Array()
-			if err != nil {
-				ferr = fieldErr(i, "identity", "must be an array of label names")
-				return
-			}
-			identity = make([]string, 0, len(arr))
-			for _, n := range arr {
-				sb, err := n.StringBytes()
-				if err != nil || len(sb) == 0 {
-					ferr = fieldErr(i, "identity", "must be an array of non-empty label names")
-					return
+			if s.peek() == 'n' {
+				ferr = s.null()
+			} else {
+				switch string(k) {
+				case "labels":
+					haveLabels = true
+					ferr = s.stringObject(b, i, "labels", &b.labels)
+				case "annotations":
+					ferr = s.stringObject(b, i, "annotations", &b.annots)
+				case "severity":
+					if s.peek() != '"' {
+						ferr = fieldErr(i, "severity", "must be a string")
+					} else {
+						sevSlot, ferr = s.extraString(b)
+					}
+				case "source":
+					if s.peek() != '"' {
+						ferr = fieldErr(i, "source", "must be a string")
+					} else {
+						srcSlot, ferr = s.extraString(b)
+					}
+				case "status":
+					ferr = s.status(i, e)
+				case "timestamp":
+					e.StartsAt, ferr = s.time(i, "timestamp")
+				case "identity":
+					haveIdentity = true
+					ferr = s.identity(b, i)
+				default:
+					ferr = s.skipValue(depth)
 				}
-				if !utf8.Valid(sb) {
-					ferr = fieldErr(i, "identity", "invalid UTF-8 in a label name")
-					return
-				}
-				identity = append(identity, string(sb))
 			}
+			if ferr != nil {
+				return ferr
+			}
+			more, ferr := s.next('}')
+			if ferr != nil {
+				return ferr
+			}
+			if !more {
+				break
+			}
+			c = s.peek()
 		}
-	})
-	if ferr != nil {
-		return ferr
 	}
 	if !haveLabels || len(b.labels) == 0 {
 		return fieldErr(i, "labels", "missing: an event needs at least one label")
 	}
-	if ferr := b.finish(i, e); ferr != nil {
+	if ferr := b.finish(i, e, s.badUTF8); ferr != nil {
 		return ferr
 	}
 	e.Source = SourceGeneric
@@ -134,12 +120,16 @@ func parseGenericEvent(b *builder, i int, a *fastjson.Value, receivedAt time.Tim
 	if sevSlot >= 0 {
 		e.RawSeverity = b.extraString(sevSlot)
 	} else {
-		e.RawSeverity, _ = e.Labels.Get("severity")
+		e.RawSeverity, _ = b.label("severity")
 	}
 	e.Severity, _ = NormalizeSeverity(e.RawSeverity)
-	if identity == nil {
+	if !haveIdentity {
 		e.Fingerprint = e.Labels.Fingerprint()
 		return nil
+	}
+	identity := make([]string, len(b.ident))
+	for j, slot := range b.ident {
+		identity[j] = b.extraString(slot)
 	}
 	slices.Sort(identity)
 	identity = slices.Compact(identity)
@@ -156,4 +146,60 @@ func parseGenericEvent(b *builder, i int, a *fastjson.Value, receivedAt time.Tim
 	e.Identity = identity
 	e.Fingerprint = e.Labels.FingerprintOf(identity)
 	return nil
+}
+
+// status reads the status string at s.pos into e.Status.
+func (s *scanner) status(i int, e *Event) *FieldError {
+	if s.peek() != '"' {
+		return fieldErr(i, "status", "must be a string")
+	}
+	sb, ok := s.readString()
+	if !ok {
+		return errSyntax
+	}
+	st, ok := ParseStatus(string(sb))
+	if !ok {
+		return fieldErr(i, "status", "must be \"firing\" or \"resolved\", got "+quote(string(sb)))
+	}
+	e.Status = st
+	return nil
+}
+
+// identity reads the identity array at s.pos: its names become extra
+// strings of b, their slots b.ident. A later identity replaces an earlier
+// one.
+func (s *scanner) identity(b *builder, i int) *FieldError {
+	if s.peek() != '[' {
+		return fieldErr(i, "identity", "must be an array of label names")
+	}
+	b.ident = b.ident[:0]
+	s.pos++
+	if s.ws() == ']' {
+		s.pos++
+		return nil
+	}
+	for {
+		if s.peek() != '"' {
+			return fieldErr(i, "identity", "must be an array of non-empty label names")
+		}
+		slot, ferr := s.extraString(b)
+		if ferr != nil {
+			return ferr
+		}
+		sp := b.extra[slot]
+		if sp.v0 == sp.v1 {
+			return fieldErr(i, "identity", "must be an array of non-empty label names")
+		}
+		if !utf8.Valid(b.buf[sp.v0:sp.v1]) {
+			return fieldErr(i, "identity", "invalid UTF-8 in a label name")
+		}
+		b.ident = append(b.ident, slot)
+		more, ferr := s.next(']')
+		if ferr != nil {
+			return ferr
+		}
+		if !more {
+			return nil
+		}
+	}
 }

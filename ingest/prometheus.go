@@ -2,8 +2,6 @@ package ingest
 
 import (
 	"time"
-
-	"github.com/valyala/fastjson"
 )
 
 // ParsePrometheus parses the body of a Prometheus POST /api/v2/alerts: a
@@ -14,25 +12,23 @@ import (
 // As in Alertmanager, an alert whose endsAt is not after receivedAt is
 // resolved, and a missing startsAt is receivedAt (or endsAt, if earlier).
 func ParsePrometheus(body []byte, receivedAt time.Time) ([]Event, error) {
-	p := parserPool.Get()
-	defer parserPool.Put(p)
-	v, err := p.ParseBytes(body)
-	if err != nil {
-		return nil, jsonErr(err)
-	}
-	arr, err := v.Array()
-	if err != nil {
+	return scanBody(body, receivedAt, scanPrometheus)
+}
+
+func scanPrometheus(s *scanner, b *builder, receivedAt time.Time) ([]Event, *FieldError) {
+	if s.ws() != '[' {
 		return nil, &FieldError{Index: -1, Msg: "body must be a JSON array of alerts"}
 	}
-	b := getBuilder()
-	defer putBuilder(b)
-	events := make([]Event, len(arr))
-	for i, a := range arr {
-		if ferr := parsePrometheusAlert(b, i, a, receivedAt, &events[i]); ferr != nil {
-			return nil, ferr
-		}
+	ferr := s.objects(b, "alert must be an object", func(i int, e *Event) *FieldError {
+		return parsePrometheusAlert(s, b, i, receivedAt, e)
+	})
+	if ferr != nil {
+		return nil, ferr
 	}
-	return events, nil
+	if ferr := s.end(); ferr != nil {
+		return nil, ferr
+	}
+	return b.batch(), nil
 }
 
 // missingStartsAt is the start of an alert that gave none: receivedAt, or
@@ -45,52 +41,66 @@ func missingStartsAt(endsAt, receivedAt time.Time) time.Time {
 	return receivedAt
 }
 
-func parsePrometheusAlert(b *builder, i int, a *fastjson.Value, receivedAt time.Time, e *Event) *FieldError {
-	o, err := a.Object()
-	if err != nil {
-		return fieldErr(i, "", "alert must be an object")
-	}
+// parsePrometheusAlert reads the alert object at s.pos into e.
+func parsePrometheusAlert(s *scanner, b *builder, i int, receivedAt time.Time, e *Event) *FieldError {
 	b.reset()
+	s.badUTF8 = false
 	var (
 		haveLabels bool
 		urlSlot    = -1
-		ferr       *FieldError
 	)
-	o.Visit(func(k []byte, v *fastjson.Value) {
-		if ferr != nil {
-			return
+	s.pos++ // {
+	if c := s.ws(); c == '}' {
+		s.pos++
+	} else {
+		for {
+			k, ferr := s.key(c)
+			if ferr != nil {
+				return ferr
+			}
+			switch string(k) {
+			case "labels":
+				haveLabels = true
+				ferr = s.stringObject(b, i, "labels", &b.labels)
+			case "annotations":
+				if s.peek() == 'n' {
+					ferr = s.null()
+				} else {
+					ferr = s.stringObject(b, i, "annotations", &b.annots)
+				}
+			case "startsAt":
+				e.StartsAt, ferr = s.time(i, "startsAt")
+			case "endsAt":
+				e.EndsAt, ferr = s.time(i, "endsAt")
+			case "generatorURL":
+				switch s.peek() {
+				case 'n':
+					ferr = s.null()
+				case '"':
+					urlSlot, ferr = s.extraString(b)
+				default:
+					ferr = fieldErr(i, "generatorURL", "must be a string")
+				}
+			default:
+				ferr = s.skipValue(2)
+			}
+			if ferr != nil {
+				return ferr
+			}
+			more, ferr := s.next('}')
+			if ferr != nil {
+				return ferr
+			}
+			if !more {
+				break
+			}
+			c = s.peek()
 		}
-		switch string(k) {
-		case "labels":
-			haveLabels = true
-			ferr = b.stringObject(i, "labels", v, &b.labels)
-		case "annotations":
-			if v.Type() != fastjson.TypeNull {
-				ferr = b.stringObject(i, "annotations", v, &b.annots)
-			}
-		case "startsAt":
-			e.StartsAt, ferr = parseTime(i, "startsAt", v)
-		case "endsAt":
-			e.EndsAt, ferr = parseTime(i, "endsAt", v)
-		case "generatorURL":
-			if v.Type() == fastjson.TypeNull {
-				return
-			}
-			sb, err := v.StringBytes()
-			if err != nil {
-				ferr = fieldErr(i, "generatorURL", "must be a string")
-				return
-			}
-			urlSlot = b.addExtra(sb)
-		}
-	})
-	if ferr != nil {
-		return ferr
 	}
 	if !haveLabels || len(b.labels) == 0 {
 		return fieldErr(i, "labels", "missing: an alert needs at least one label")
 	}
-	if ferr := b.finish(i, e); ferr != nil {
+	if ferr := b.finish(i, e, s.badUTF8); ferr != nil {
 		return ferr
 	}
 	if urlSlot >= 0 {
@@ -107,7 +117,7 @@ func parsePrometheusAlert(b *builder, i int, a *fastjson.Value, receivedAt time.
 	if !e.EndsAt.IsZero() && !e.EndsAt.After(receivedAt) {
 		e.Status = StatusResolved
 	}
-	e.RawSeverity, _ = e.Labels.Get("severity")
+	e.RawSeverity, _ = b.label("severity")
 	e.Severity, _ = NormalizeSeverity(e.RawSeverity)
 	e.Fingerprint = e.Labels.Fingerprint()
 	return nil
