@@ -151,7 +151,7 @@ func TestEngineTicksExpireOnInjectedClock(t *testing.T) {
 		require.Len(t, last.Changes, 1)
 		require.Equal(t, AlertResolved, last.Changes[0].Kind)
 		require.True(t, last.Changes[0].Expired)
-		require.Equal(t, t0.Add(time.Minute), last.Changes[0].Alert.ResolvedAt)
+		require.Equal(t, t0.Add(time.Minute), last.Changes[0].Alert.ResolvedAt())
 		e.Close()
 		<-e.Done()
 	})

@@ -175,7 +175,7 @@ func (s *state) apply(now time.Time, events []ingest.Event, set *Settings) *Batc
 }
 
 func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batch) {
-	recv := ev.ReceivedAt.UnixNano()
+	recv := unixNano(ev.ReceivedAt)
 	e := s.alerts[ev.Fingerprint]
 	if e != nil && e.due != 0 && e.due <= recv {
 		// The alert was due before this event arrived; the tick that would
@@ -212,9 +212,9 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 			Source:       ev.Source,
 			Producer:     ev.Producer,
 			GeneratorURL: ev.GeneratorURL,
-			FirstSeen:    ev.ReceivedAt,
-			StartsAt:     ev.StartsAt,
 			Version:      1,
+			firstSeen:    recv,
+			startsAt:     unixNano(ev.StartsAt),
 		}
 		e = &entry{row: a, episode: 1}
 		a.hot = &e.hot
@@ -236,8 +236,8 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 		s.setEndsAt(old, ev)
 		a := s.revise(old, ev)
 		a.Status = ingest.StatusFiring
-		a.StartsAt = ev.StartsAt
-		a.ResolvedAt = time.Time{}
+		a.startsAt = unixNano(ev.StartsAt)
+		a.resolvedAt = 0
 		a.Acknowledged = false
 		e.row = a
 		e.episode++
@@ -247,25 +247,23 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 		b.Changes = append(b.Changes, Change{Kind: AlertOpened, Alert: a})
 
 	case ev.Status == ingest.StatusResolved && old.Status == ingest.StatusFiring:
-		if e.episode > 1 && ev.StartsAt.Before(old.StartsAt) {
+		if e.episode > 1 && unixNano(ev.StartsAt) < old.startsAt {
 			// A late resolve of an earlier episode (its start is before
 			// this one's): the alert has fired again since.
 			b.Duplicates++
 			return
 		}
 		s.setEndsAt(old, ev)
-		resolvedAt := ev.EndsAt
-		if resolvedAt.IsZero() {
-			resolvedAt = ev.ReceivedAt
+		resolvedAt := recv
+		if !ev.EndsAt.IsZero() {
+			resolvedAt = unixNano(ev.EndsAt)
 		}
-		if resolvedAt.Before(old.StartsAt) {
-			// The start was defaulted to a receive time after the real
-			// one; an alert cannot end before it starts.
-			resolvedAt = old.StartsAt
-		}
+		// The start may have been defaulted to a receive time after the
+		// real one; an alert cannot end before it starts.
+		resolvedAt = max(resolvedAt, old.startsAt)
 		a := *old
 		a.Status = ingest.StatusResolved
-		a.ResolvedAt = resolvedAt
+		a.resolvedAt = resolvedAt
 		a.Version++
 		s.active[old.Severity]--
 		e.row = &a
@@ -335,14 +333,14 @@ func (s *state) revise(a *Alert, ev *ingest.Event) *Alert {
 // touch counts an event on the shared counters.
 func (s *state) touch(a *Alert, ev *ingest.Event) {
 	a.hot.count.Add(1)
-	a.hot.lastSeen.Store(ev.ReceivedAt.UnixNano())
+	a.hot.lastSeen.Store(unixNano(ev.ReceivedAt))
 }
 
 // setEndsAt records the endsAt of an event that describes or resolves the
 // alert; acknowledges and late resolves say nothing of when it ends.
 func (s *state) setEndsAt(a *Alert, ev *ingest.Event) {
 	if !ev.EndsAt.IsZero() {
-		a.hot.endsAt.Store(ev.EndsAt.UnixNano())
+		a.hot.endsAt.Store(unixNano(ev.EndsAt))
 	} else {
 		a.hot.endsAt.Store(0)
 	}
@@ -356,7 +354,7 @@ func (s *state) setEndsAt(a *Alert, ev *ingest.Event) {
 // would resolve alerts that are still firing: theirs never expire; 0.
 func (s *state) expiry(ev *ingest.Event, set *Settings) int64 {
 	if !ev.EndsAt.IsZero() {
-		return ev.EndsAt.UnixNano()
+		return unixNano(ev.EndsAt)
 	}
 	switch ev.Source {
 	case ingest.SourceAlertmanager, ingest.SourcePagerDuty:
@@ -369,12 +367,12 @@ func (s *state) resolveExpired(tx *lazyTxn, e *entry, set *Settings, b *Batch) {
 	old := e.row
 	a := *old
 	a.Status = ingest.StatusResolved
-	a.ResolvedAt = time.Unix(0, e.due).UTC()
+	a.resolvedAt = e.due
 	a.Version++
 	s.active[old.Severity]--
 	e.row = &a
 	tx.insert(&a)
-	s.schedule(e, a.ResolvedAt.Add(set.ResolvedRetention).UnixNano())
+	s.schedule(e, unixNano(a.ResolvedAt().Add(set.ResolvedRetention)))
 	b.Changes = append(b.Changes, Change{Kind: AlertResolved, Alert: &a, Expired: true})
 }
 

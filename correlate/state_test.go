@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -76,7 +77,7 @@ func TestDedupCountsAndTimes(t *testing.T) {
 
 	got := get(t, s, a.Fingerprint)
 	require.Equal(t, uint64(3), got.Count())
-	require.Equal(t, t0, got.FirstSeen)
+	require.Equal(t, t0, got.FirstSeen())
 	require.Equal(t, t0.Add(20*time.Second), got.LastSeen())
 	require.Equal(t, uint64(1), got.Version, "no memdb write for a pure duplicate")
 	require.Equal(t, ingest.StatusFiring, got.Status)
@@ -133,7 +134,7 @@ func TestResolveByEventAndRefire(t *testing.T) {
 	require.False(t, b.Changes[0].Expired)
 	got := get(t, s, a.Fingerprint)
 	require.Equal(t, ingest.StatusResolved, got.Status)
-	require.Equal(t, t0.Add(50*time.Second), got.ResolvedAt)
+	require.Equal(t, t0.Add(50*time.Second), got.ResolvedAt())
 	require.Equal(t, 0, s.active[ingest.SeverityWarning])
 
 	// Prometheus resends resolved alerts for a while: duplicates.
@@ -146,9 +147,9 @@ func TestResolveByEventAndRefire(t *testing.T) {
 	require.Equal(t, []ChangeKind{AlertOpened}, kinds(b))
 	got = get(t, s, a.Fingerprint)
 	require.Equal(t, ingest.StatusFiring, got.Status)
-	require.True(t, got.ResolvedAt.IsZero())
-	require.Equal(t, t0, got.FirstSeen)
-	require.Equal(t, t0.Add(3*time.Minute), got.StartsAt)
+	require.True(t, got.ResolvedAt().IsZero())
+	require.Equal(t, t0, got.FirstSeen())
+	require.Equal(t, t0.Add(3*time.Minute), got.StartsAt())
 	require.Equal(t, uint64(4), got.Count())
 	require.Equal(t, 1, s.active[ingest.SeverityWarning])
 
@@ -187,7 +188,7 @@ func TestExpiryAfterResolveTimeout(t *testing.T) {
 	require.True(t, b.Changes[0].Expired)
 	got := get(t, s, a.Fingerprint)
 	require.Equal(t, ingest.StatusResolved, got.Status)
-	require.Equal(t, t0.Add(7*time.Minute), got.ResolvedAt)
+	require.Equal(t, t0.Add(7*time.Minute), got.ResolvedAt())
 
 	// Resolved alerts leave memory after the retention.
 	set.ResolvedRetention = time.Hour
@@ -207,7 +208,7 @@ func TestExpiryAtEndsAt(t *testing.T) {
 	require.Empty(t, s.apply(t0.Add(4*time.Minute+30*time.Second), nil, &set).Changes, "the first endsAt was superseded")
 	b := s.apply(t0.Add(5*time.Minute), nil, &set)
 	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
-	require.Equal(t, t0.Add(5*time.Minute), b.Changes[0].Alert.ResolvedAt)
+	require.Equal(t, t0.Add(5*time.Minute), b.Changes[0].Alert.ResolvedAt())
 	require.Equal(t, t0.Add(5*time.Minute), b.Changes[0].Alert.EndsAt())
 }
 
@@ -249,7 +250,7 @@ func TestBatchingDoesNotChangeOutcome(t *testing.T) {
 		it, _ := s.db.Txn(false).Get(tableAlerts, "id")
 		for raw := it.Next(); raw != nil; raw = it.Next() {
 			a := raw.(*Alert)
-			out[a.Fingerprint] = a.Status.String() + a.ResolvedAt.String() + a.StartsAt.String() + a.FirstSeen.String() + a.Severity.String()
+			out[a.Fingerprint] = a.Status.String() + a.ResolvedAt().String() + a.StartsAt().String() + a.FirstSeen().String() + a.Severity.String()
 		}
 		return out
 	}
@@ -281,7 +282,7 @@ func TestResolveBeforeDefaultedStartStillResolvesFirstEpisode(t *testing.T) {
 	r.StartsAt = t0.Add(30 * time.Second)
 	b := s.apply(t0.Add(2*time.Minute), []ingest.Event{r}, &set)
 	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
-	require.Equal(t, t0.Add(time.Minute), b.Changes[0].Alert.ResolvedAt, "not before its start")
+	require.Equal(t, t0.Add(time.Minute), b.Changes[0].Alert.ResolvedAt(), "not before its start")
 }
 
 func pdEvent(at time.Duration, key string) ingest.Event {
@@ -364,4 +365,27 @@ func TestExplicitlyResolvingSourcesDoNotExpire(t *testing.T) {
 	s.apply(t0.Add(24*time.Hour), []ingest.Event{am2}, &set)
 	b = s.apply(t0.Add(25*time.Hour), nil, &set)
 	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
+}
+
+// A far-future endsAt ("until resolved") and an ancient startsAt are
+// outside int64 nanoseconds; they must not wrap around and resolve the
+// alert at once or put its start after its end.
+func TestTimesOutsideNanosecondRangeAreClamped(t *testing.T) {
+	s, set := newState(), DefaultSettings()
+	a := ev(0, "alertname", "Forever")
+	a.EndsAt = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	a.StartsAt = time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.apply(t0, []ingest.Event{a}, &set)
+
+	b := s.apply(t0.Add(24*time.Hour), nil, &set)
+	require.Empty(t, b.Changes, "the alert must not expire")
+	got := get(t, s, a.Fingerprint)
+	require.Equal(t, ingest.StatusFiring, got.Status)
+	require.Equal(t, time.Unix(0, math.MaxInt64).UTC(), got.EndsAt())
+	require.Equal(t, time.Unix(0, math.MinInt64).UTC(), got.StartsAt())
+
+	r := resolved(ev(time.Hour, "alertname", "Forever"), time.Hour)
+	b = s.apply(t0.Add(time.Hour), []ingest.Event{r}, &set)
+	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
+	require.Equal(t, t0.Add(time.Hour), get(t, s, a.Fingerprint).ResolvedAt())
 }

@@ -74,7 +74,7 @@ func TestBinarySignals(t *testing.T) {
 		return ""
 	}
 	hash := metric("sift_config_hash")
-	require.Equal(t, "75", metric("go_gc_gogc_percent"), "siftd's own GOGC default")
+	require.Equal(t, "50", metric("go_gc_gogc_percent"), "siftd's own GOGC default")
 
 	require.NoError(t, os.WriteFile(cfg, []byte("engine:\n  resolve_timeout: 7m\n"), 0o644))
 	require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
