@@ -1,23 +1,16 @@
 package correlate
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 
 	"github.com/prometheus/alertmanager/matcher/compat"
 	"github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/common/model"
 
 	"github.com/sift-itsm/sift/ingest"
-)
-
-// Paging limits of the list endpoints.
-const (
-	DefaultPageSize = 100
-	MaxPageSize     = 10000
+	"github.com/sift-itsm/sift/internal/httpapi"
 )
 
 // API serves the alert endpoints from memdb read transactions; it never
@@ -39,23 +32,6 @@ func NewAPI(e *Engine, logger *slog.Logger) *API {
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/alerts", a.list)
 	mux.HandleFunc("GET /api/v1/alerts/{fingerprint}", a.get)
-}
-
-// APIError is the JSON error body of the REST API.
-type APIError struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func badParam(w http.ResponseWriter, field string, err error) {
-	writeJSON(w, http.StatusBadRequest, APIError{Code: http.StatusBadRequest, Field: field, Message: "invalid " + field + ": " + err.Error()})
 }
 
 // AlertFilter selects alerts for a list.
@@ -117,7 +93,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	for _, s := range q["filter"] {
 		ms, err := a.parseMatchers(s, "api")
 		if err != nil {
-			badParam(w, "filter", err)
+			httpapi.BadParam(w, "filter", err)
 			return
 		}
 		f.Matchers = append(f.Matchers, ms...)
@@ -125,7 +101,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("status"); s != "" {
 		st, ok := ingest.ParseStatus(s)
 		if !ok {
-			badParam(w, "status", errors.New(`must be "firing" or "resolved"`))
+			httpapi.BadParam(w, "status", errors.New(`must be "firing" or "resolved"`))
 			return
 		}
 		f.Status = &st
@@ -133,42 +109,38 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("severity"); s != "" {
 		var sev ingest.Severity
 		if err := sev.UnmarshalText([]byte(s)); err != nil {
-			badParam(w, "severity", errors.New("must be one of critical, major, minor, warning, info"))
+			httpapi.BadParam(w, "severity", errors.New("must be one of critical, major, minor, warning, info"))
 			return
 		}
 		f.Severity = &sev
 	}
-	limit := DefaultPageSize
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxPageSize {
-			badParam(w, "limit", errors.New("must be an integer from 1 to "+strconv.Itoa(MaxPageSize)))
-			return
-		}
-		limit = n
+	limit, err := httpapi.Limit(r)
+	if err != nil {
+		httpapi.BadParam(w, "limit", err)
+		return
 	}
 	var from model.Fingerprint
 	if s := q.Get("page_token"); s != "" {
 		fp, err := model.ParseFingerprint(s)
 		if err != nil {
-			badParam(w, "page_token", err)
+			httpapi.BadParam(w, "page_token", err)
 			return
 		}
 		from = fp
 	}
-	writeJSON(w, http.StatusOK, a.e.ListAlerts(&f, from, limit))
+	httpapi.WriteJSON(w, http.StatusOK, a.e.ListAlerts(&f, from, limit))
 }
 
 func (a *API) get(w http.ResponseWriter, r *http.Request) {
 	fp, err := model.ParseFingerprint(r.PathValue("fingerprint"))
 	if err != nil {
-		badParam(w, "fingerprint", err)
+		httpapi.BadParam(w, "fingerprint", err)
 		return
 	}
 	al, ok := a.e.Alert(fp)
 	if !ok {
-		writeJSON(w, http.StatusNotFound, APIError{Code: http.StatusNotFound, Message: "no alert with fingerprint " + fp.String()})
+		httpapi.NotFound(w, "no alert with fingerprint "+fp.String())
 		return
 	}
-	writeJSON(w, http.StatusOK, al.JSON())
+	httpapi.WriteJSON(w, http.StatusOK, al.JSON())
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sift-itsm/sift/ingest"
+	"github.com/sift-itsm/sift/internal/httpapi"
 )
 
 func apiFixture(t *testing.T) (*Engine, *http.ServeMux) {
@@ -110,7 +111,7 @@ func TestListAlertsBadParams(t *testing.T) {
 		"limit=100001":                                "limit",
 		"page_token=zz":                               "page_token",
 	} {
-		var e APIError
+		var e httpapi.Error
 		getJSON(t, mux, "/api/v1/alerts?"+q, http.StatusBadRequest, &e)
 		require.Equal(t, field, e.Field, q)
 		require.Equal(t, http.StatusBadRequest, e.Code)
@@ -131,7 +132,7 @@ func TestGetAlert(t *testing.T) {
 	require.Equal(t, t0, got.LastSeen)
 	require.Equal(t, map[string]string{"alertname": "Latency", "service": "api", "severity": "critical"}, got.Labels)
 
-	var e APIError
+	var e httpapi.Error
 	getJSON(t, mux, "/api/v1/alerts/0000000000000001", http.StatusNotFound, &e)
 	require.Contains(t, e.Message, "0000000000000001")
 	getJSON(t, mux, "/api/v1/alerts/xyz", http.StatusBadRequest, &e)

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +22,7 @@ import (
 	"github.com/sift-itsm/sift/config"
 	"github.com/sift-itsm/sift/correlate"
 	"github.com/sift-itsm/sift/ingest"
+	"github.com/sift-itsm/sift/internal/httpapi"
 )
 
 // Options are what the command line gives the daemon.
@@ -154,9 +154,7 @@ func New(o Options) (*App, error) {
 	})
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, _ *http.Request) {
 		if err := a.Reload(); err != nil {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadRequest)
-			_ = json.NewEncoder(w).Encode(correlate.APIError{Code: http.StatusBadRequest, Message: err.Error()})
+			httpapi.WriteError(w, httpapi.Error{Code: http.StatusBadRequest, Message: err.Error()})
 			return
 		}
 		_, _ = w.Write([]byte("Reloaded\n"))

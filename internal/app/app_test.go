@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sift-itsm/sift/correlate"
+	"github.com/sift-itsm/sift/internal/httpapi"
 )
 
 type daemon struct {
@@ -175,7 +176,7 @@ func TestReloadGoodAndBad(t *testing.T) {
 	writeFile(t, cfg, "engine:\n  resolve_timeout: 1m\n  bogus_key: 1\n")
 	code, body = d.post(t, "/-/reload", "")
 	require.Equal(t, http.StatusBadRequest, code)
-	var e correlate.APIError
+	var e httpapi.Error
 	require.NoError(t, json.Unmarshal([]byte(body), &e))
 	require.Contains(t, e.Message, "bogus_key")
 	require.Equal(t, 9*time.Minute, d.app.Engine().Settings().ResolveTimeout, "a bad reload changes nothing")

@@ -1,0 +1,165 @@
+package incident
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+// State is an incident's place in its lifecycle (ITSM.md).
+type State uint8
+
+// The states, in lifecycle order.
+const (
+	StateNew State = iota
+	StateAcknowledged
+	StateInProgress
+	StateOnHold
+	StateResolved
+	StateClosed
+)
+
+var stateNames = [...]string{"new", "acknowledged", "in_progress", "on_hold", "resolved", "closed"}
+
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("State(%d)", s)
+}
+
+// ParseState parses a state name.
+func ParseState(s string) (State, error) {
+	for i, n := range stateNames {
+		if n == s {
+			return State(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown state %q: want one of new, acknowledged, in_progress, on_hold, resolved, closed", s)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Open reports whether the incident is neither resolved nor closed.
+func (s State) Open() bool { return s < StateResolved }
+
+// ID formats an incident's sequence number as its human readable id.
+func ID(seq uint64) string { return fmt.Sprintf("INC%07d", seq) }
+
+// ParseID returns the sequence number of an incident id.
+func ParseID(id string) (uint64, error) {
+	var seq uint64
+	if len(id) < 4 || id[:3] != "INC" {
+		return 0, fmt.Errorf("incident id %q: want INC followed by digits", id)
+	}
+	for _, c := range id[3:] {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("incident id %q: want INC followed by digits", id)
+		}
+		seq = seq*10 + uint64(c-'0')
+	}
+	return seq, nil
+}
+
+// SystemActor is the actor of what sift does by itself.
+const SystemActor = "system"
+
+// Incident is one version of an incident: a row of the incidents table.
+// See the package doc for what may change between versions.
+type Incident struct {
+	Seq   uint64
+	Title string
+	State State
+	// Rule and GroupKey say which correlation rule made the incident and
+	// for which group; together they are its default recurrence
+	// signature.
+	Rule     string
+	GroupKey string
+
+	Priority Priority
+	Impact   int
+	Urgency  int
+
+	// Alerts are the fingerprints of the incident's alerts in the order
+	// they joined; CIs the ids of the CIs they bind to, in the order first
+	// seen. ProbableCause is the most upstream alerting CI, if any.
+	Alerts        []model.Fingerprint
+	CIs           []string
+	ProbableCause string
+
+	SupportGroup string
+	Assignee     string
+
+	OpenedAt       time.Time
+	UpdatedAt      time.Time
+	AcknowledgedAt time.Time
+	ResolvedAt     time.Time
+	ClosedAt       time.Time
+	// LastAlertAt is the event time of the newest alert that joined or
+	// fired again: a rule's window runs from it.
+	LastAlertAt time.Time
+	// Acknowledged stays true once someone acknowledged the incident; a
+	// reopen goes back to in_progress then, else to new.
+	Acknowledged bool
+
+	Timeline []Entry
+	Version  uint64
+}
+
+// ID is the incident's human readable id.
+func (inc *Incident) ID() string { return ID(inc.Seq) }
+
+// EntryKind says what a timeline entry records.
+type EntryKind string
+
+// Timeline entry kinds.
+const (
+	EntryOpened       EntryKind = "opened"
+	EntryState        EntryKind = "state"
+	EntryAlertAdded   EntryKind = "alert_added"
+	EntryAlertResolve EntryKind = "alert_resolved"
+	EntryAlertFiring  EntryKind = "alert_firing"
+	EntryPriority     EntryKind = "priority"
+	EntryAssigned     EntryKind = "assigned"
+	EntryNote         EntryKind = "note"
+	EntryCause        EntryKind = "probable_cause"
+	EntryNotification EntryKind = "notification"
+)
+
+// Entry is one line of an incident's timeline.
+type Entry struct {
+	At    time.Time `json:"at"`
+	Actor string    `json:"actor"`
+	Kind  EntryKind `json:"kind"`
+	Text  string    `json:"text"`
+	// Fingerprint names the alert of alert entries.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// From and To are the old and new value of state and priority
+	// changes.
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+}
+
+// Revise returns a copy of inc with the next version, to change.
+func (inc *Incident) Revise(now time.Time) *Incident {
+	n := *inc
+	n.Version++
+	n.UpdatedAt = now
+	return &n
+}
+
+// Log appends a timeline entry. Only for the newest version (see the
+// package doc).
+func (inc *Incident) Log(e Entry) { inc.Timeline = append(inc.Timeline, e) }
+
+// HasCI reports whether the incident touches the CI.
+func (inc *Incident) HasCI(id string) bool {
+	for _, c := range inc.CIs {
+		if c == id {
+			return true
+		}
+	}
+	return false
+}
