@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-memdb"
 	"github.com/prometheus/common/model"
 
+	"github.com/sift-itsm/sift/incident"
 	"github.com/sift-itsm/sift/ingest"
 )
 
@@ -30,6 +31,12 @@ type Alert struct {
 	Producer     string
 	GeneratorURL string
 	Acknowledged bool
+	// Flapping is set while the alert changes state too often.
+	Flapping bool
+	// CI is the id of the CMDB CI the alert binds to; IncidentSeq the
+	// sequence number of the incident it last joined, 0 for none.
+	CI          string
+	IncidentSeq uint64
 	// Version counts the row's visible changes, from 1.
 	Version uint64
 
@@ -88,6 +95,9 @@ type AlertJSON struct {
 	Producer     string            `json:"producer,omitempty"`
 	GeneratorURL string            `json:"generator_url,omitempty"`
 	Acknowledged bool              `json:"acknowledged"`
+	Flapping     bool              `json:"flapping,omitempty"`
+	CI           string            `json:"ci,omitempty"`
+	IncidentID   string            `json:"incident_id,omitempty"`
 	FirstSeen    time.Time         `json:"first_seen"`
 	LastSeen     time.Time         `json:"last_seen"`
 	StartsAt     time.Time         `json:"starts_at"`
@@ -110,6 +120,8 @@ func (a *Alert) JSON() AlertJSON {
 		Producer:     a.Producer,
 		GeneratorURL: a.GeneratorURL,
 		Acknowledged: a.Acknowledged,
+		Flapping:     a.Flapping,
+		CI:           a.CI,
 		FirstSeen:    a.FirstSeen(),
 		LastSeen:     a.LastSeen(),
 		StartsAt:     a.StartsAt(),
@@ -118,6 +130,9 @@ func (a *Alert) JSON() AlertJSON {
 	}
 	if t := a.EndsAt(); !t.IsZero() {
 		j.EndsAt = &t
+	}
+	if a.IncidentSeq != 0 {
+		j.IncidentID = incident.ID(a.IncidentSeq)
 	}
 	if t := a.ResolvedAt(); !t.IsZero() {
 		j.ResolvedAt = &t
@@ -138,6 +153,7 @@ func schema() *memdb.DBSchema {
 				"id": {Name: "id", Unique: true, Indexer: fingerprintIndexer{}},
 			},
 		},
+		incident.Table: incident.TableSchema(),
 	}}
 }
 

@@ -57,7 +57,7 @@ func TestEngineMicroBatches(t *testing.T) {
 		bs := rec.snapshot()
 		require.Len(t, bs, 1)
 		require.Len(t, bs[0].Events, 4)
-		require.Len(t, bs[0].Changes, 3)
+		require.Len(t, alertChanges(bs[0]), 3)
 		require.Equal(t, 1, bs[0].Duplicates)
 
 		// Below the bound, the batch waits for BatchMaxWait.
@@ -148,10 +148,10 @@ func TestEngineTicksExpireOnInjectedClock(t *testing.T) {
 		synctest.Wait()
 		bs := rec.snapshot()
 		last := bs[len(bs)-1]
-		require.Len(t, last.Changes, 1)
-		require.Equal(t, AlertResolved, last.Changes[0].Kind)
-		require.True(t, last.Changes[0].Expired)
-		require.Equal(t, t0.Add(time.Minute), last.Changes[0].Alert.ResolvedAt())
+		require.Len(t, alertChanges(last), 1)
+		require.Equal(t, AlertResolved, alertChanges(last)[0].Kind)
+		require.True(t, alertChanges(last)[0].Expired)
+		require.Equal(t, t0.Add(time.Minute), alertChanges(last)[0].Alert.ResolvedAt())
 		e.Close()
 		<-e.Done()
 	})

@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/go-memdb"
 	"github.com/prometheus/common/model"
 
+	"github.com/sift-itsm/sift/incident"
 	"github.com/sift-itsm/sift/ingest"
 )
 
@@ -22,6 +23,11 @@ const (
 	AlertUpdated
 	// AlertResolved: resolved by an event or by expiry.
 	AlertResolved
+	// IncidentOpened: a new incident, in its first version.
+	IncidentOpened
+	// IncidentUpdated: any change of an incident (alerts joining or
+	// resolving, state, priority, notes); one per incident and batch.
+	IncidentUpdated
 )
 
 func (k ChangeKind) String() string {
@@ -32,14 +38,20 @@ func (k ChangeKind) String() string {
 		return "updated"
 	case AlertResolved:
 		return "resolved"
+	case IncidentOpened:
+		return "incident_opened"
+	case IncidentUpdated:
+		return "incident_updated"
 	}
 	return "unknown"
 }
 
-// Change is one visible change of an alert: the row after the change.
+// Change is one visible change of an alert or an incident: the row after
+// the change (Alert for alert kinds, Incident for incident kinds).
 type Change struct {
-	Kind  ChangeKind
-	Alert *Alert
+	Kind     ChangeKind
+	Alert    *Alert
+	Incident *incident.Incident
 	// Expired is set on AlertResolved when no event resolved the alert
 	// but its endsAt or resolve_timeout passed.
 	Expired bool
@@ -74,6 +86,27 @@ type Settings struct {
 	ResolvedRetention time.Duration
 	// TickInterval is how often the engine checks expiry when idle.
 	TickInterval time.Duration
+
+	// ResolveHold is how long all of an incident's alerts must stay
+	// resolved before it resolves itself; ReopenWindow how long after
+	// that a correlated alert reopens it rather than opening a new one;
+	// CloseAfter how long a resolved incident waits to close;
+	// ClosedRetention how long a closed one stays in memory.
+	ResolveHold     time.Duration
+	ReopenWindow    time.Duration
+	CloseAfter      time.Duration
+	ClosedRetention time.Duration
+	// ImpactSpread: an incident over more CIs than this has its impact
+	// raised one level.
+	ImpactSpread int
+	// EventSkew is how far past its receipt an event's own time may lie
+	// (clocks of sources run ahead); later times are clamped.
+	EventSkew time.Duration
+	// An alert that changed between firing and resolved FlapChanges
+	// times within FlapWindow is flapping: it goes back to its incident
+	// rather than open a new one per flap.
+	FlapChanges int
+	FlapWindow  time.Duration
 }
 
 // DefaultSettings are the engine defaults.
@@ -84,6 +117,14 @@ func DefaultSettings() Settings {
 		ResolveTimeout:    5 * time.Minute,
 		ResolvedRetention: time.Hour,
 		TickInterval:      time.Second,
+		ResolveHold:       5 * time.Minute,
+		ReopenWindow:      time.Hour,
+		CloseAfter:        24 * time.Hour,
+		ClosedRetention:   24 * time.Hour,
+		ImpactSpread:      incident.DefaultImpactSpread,
+		EventSkew:         time.Minute,
+		FlapChanges:       4,
+		FlapWindow:        10 * time.Minute,
 	}
 }
 
@@ -101,6 +142,29 @@ type entry struct {
 	scheduled int64
 	// episode counts the alert's firing episodes, from 1.
 	episode int
+	// inc is the incident the alert last joined.
+	inc *incState
+	// flips are the times of the alert's latest status changes, oldest
+	// first, at most Settings.FlapChanges; nil until it first resolves.
+	flips []int64
+}
+
+// flip records a status change at t.
+func (e *entry) flip(t int64, set *Settings) {
+	if set.FlapChanges <= 0 {
+		return
+	}
+	if len(e.flips) >= set.FlapChanges {
+		copy(e.flips, e.flips[1:])
+		e.flips = e.flips[:len(e.flips)-1]
+	}
+	e.flips = append(e.flips, t)
+}
+
+// flapping reports whether the alert changed FlapChanges times within
+// FlapWindow before t.
+func (e *entry) flapping(t int64, set *Settings) bool {
+	return set.FlapChanges > 0 && len(e.flips) >= set.FlapChanges && t-e.flips[0] <= int64(set.FlapWindow)
 }
 
 // state is the deterministic core of the engine: given the same events and
@@ -110,6 +174,22 @@ type state struct {
 	db     *memdb.MemDB
 	alerts map[model.Fingerprint]*entry
 	timers timerHeap
+	// topo is the CMDB snapshot of the current batch; nil without one.
+	topo Topology
+
+	incidents map[uint64]*incState
+	// groups holds, by rule and group key, the newest incident not yet
+	// closed; ciInc the same by CI, for topology rules.
+	groups    map[string]*incState
+	ciInc     map[string]*incState
+	incTimers timerHeap
+	incSeq    uint64
+	// applyNo counts apply calls; dirty, opened and removedInc are the
+	// incidents this one changed, opened and removed.
+	applyNo    uint64
+	dirty      []*incState
+	opened     []*incState
+	removedInc []*incState
 	// active counts firing alerts by severity.
 	active [len(severityIndex)]int
 	seq    uint64
@@ -122,7 +202,13 @@ func newState() *state {
 	if err != nil {
 		panic("correlate: invalid memdb schema: " + err.Error())
 	}
-	return &state{db: db, alerts: make(map[model.Fingerprint]*entry)}
+	return &state{
+		db:        db,
+		alerts:    make(map[model.Fingerprint]*entry),
+		incidents: make(map[uint64]*incState),
+		groups:    make(map[string]*incState),
+		ciInc:     make(map[string]*incState),
+	}
 }
 
 // txn opens the batch's write transaction on first use, so a batch of pure
@@ -150,6 +236,24 @@ func (l *lazyTxn) delete(a *Alert) {
 	}
 }
 
+func (l *lazyTxn) insertIncident(inc *incident.Incident) {
+	if l.txn == nil {
+		l.txn = l.db.Txn(true)
+	}
+	if err := l.txn.Insert(incident.Table, inc); err != nil {
+		panic("correlate: memdb insert: " + err.Error())
+	}
+}
+
+func (l *lazyTxn) deleteIncident(inc *incident.Incident) {
+	if l.txn == nil {
+		l.txn = l.db.Txn(true)
+	}
+	if err := l.txn.Delete(incident.Table, inc); err != nil {
+		panic("correlate: memdb delete: " + err.Error())
+	}
+}
+
 func (l *lazyTxn) commit() {
 	if l.txn != nil {
 		l.txn.Commit()
@@ -162,10 +266,18 @@ func (l *lazyTxn) commit() {
 func (s *state) apply(now time.Time, events []ingest.Event, set *Settings) *Batch {
 	b := &Batch{Now: now, Events: events}
 	tx := lazyTxn{db: s.db}
+	s.applyNo++
 	for i := range events {
+		if len(s.incTimers) > 0 && s.incTimers[0].at <= unixNano(events[i].ReceivedAt) {
+			// Incident timers run in time order with the events, so
+			// that how events are batched does not change incidents.
+			s.expireIncidents(unixNano(events[i].ReceivedAt), set)
+		}
 		s.applyEvent(&tx, &events[i], set, b)
 	}
 	s.expire(&tx, now.UnixNano(), set, b)
+	s.expireIncidents(now.UnixNano(), set)
+	s.flushIncidents(&tx, b)
 	tx.commit()
 	if len(events) > 0 || len(b.Changes) > 0 {
 		s.seq++
@@ -221,6 +333,7 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 		s.touch(a, ev)
 		s.setEndsAt(a, ev)
 		s.alerts[ev.Fingerprint] = e
+		s.correlate(e, a, ev, set)
 		tx.insert(a)
 		s.active[a.Severity]++
 		s.schedule(e, s.expiry(ev, set))
@@ -241,6 +354,9 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 		a.Acknowledged = false
 		e.row = a
 		e.episode++
+		e.flip(recv, set)
+		a.Flapping = e.flapping(recv, set)
+		s.correlate(e, a, ev, set)
 		tx.insert(a)
 		s.active[a.Severity]++
 		s.schedule(e, s.expiry(ev, set))
@@ -268,6 +384,8 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 		s.active[old.Severity]--
 		e.row = &a
 		tx.insert(&a)
+		e.flip(recv, set)
+		s.alertResolved(e, &a, old.Severity, recv, set)
 		s.schedule(e, ev.ReceivedAt.Add(set.ResolvedRetention).UnixNano())
 		b.Changes = append(b.Changes, Change{Kind: AlertResolved, Alert: &a})
 
@@ -294,6 +412,7 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 		s.active[a.Severity]++
 		e.row = a
 		tx.insert(a)
+		s.severityChanged(e, old.Severity, a.Severity, recv, set)
 		b.Changes = append(b.Changes, Change{Kind: AlertUpdated, Alert: a})
 
 	default:
@@ -372,6 +491,8 @@ func (s *state) resolveExpired(tx *lazyTxn, e *entry, set *Settings, b *Batch) {
 	s.active[old.Severity]--
 	e.row = &a
 	tx.insert(&a)
+	e.flip(e.due, set)
+	s.alertResolved(e, &a, old.Severity, e.due, set)
 	s.schedule(e, unixNano(a.ResolvedAt().Add(set.ResolvedRetention)))
 	b.Changes = append(b.Changes, Change{Kind: AlertResolved, Alert: &a, Expired: true})
 }
@@ -381,7 +502,7 @@ func (s *state) resolveExpired(tx *lazyTxn, e *entry, set *Settings, b *Batch) {
 func (s *state) expire(tx *lazyTxn, now int64, set *Settings, b *Batch) {
 	for len(s.timers) > 0 && s.timers[0].at <= now {
 		t := heap.Pop(&s.timers).(timer)
-		e := s.alerts[t.fp]
+		e := s.alerts[model.Fingerprint(t.id)]
 		if e == nil || e.scheduled != t.at {
 			continue // stale: superseded by an earlier timer
 		}
@@ -417,14 +538,16 @@ func (s *state) schedule(e *entry, due int64) {
 		return
 	}
 	if e.scheduled == 0 || due < e.scheduled {
-		heap.Push(&s.timers, timer{at: due, fp: e.row.Fingerprint})
+		heap.Push(&s.timers, timer{at: due, id: uint64(e.row.Fingerprint)})
 		e.scheduled = due
 	}
 }
 
+// timer is a due time of an alert (id is its fingerprint) or an incident
+// (its sequence number); each kind has its own heap.
 type timer struct {
 	at int64
-	fp model.Fingerprint
+	id uint64
 }
 
 type timerHeap []timer
@@ -434,7 +557,7 @@ func (h timerHeap) Less(i, j int) bool {
 	if h[i].at != h[j].at {
 		return h[i].at < h[j].at
 	}
-	return h[i].fp < h[j].fp
+	return h[i].id < h[j].id
 }
 func (h timerHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
 func (h *timerHeap) Push(x any)   { *h = append(*h, x.(timer)) }

@@ -54,9 +54,20 @@ func get(t *testing.T, s *state, fp model.Fingerprint) *Alert {
 	return raw.(*Alert)
 }
 
+// alertChanges are the batch's alert changes, without its incident ones.
+func alertChanges(b *Batch) []Change {
+	var out []Change
+	for _, c := range b.Changes {
+		if c.Alert != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func kinds(b *Batch) []ChangeKind {
 	var k []ChangeKind
-	for _, c := range b.Changes {
+	for _, c := range alertChanges(b) {
 		k = append(k, c.Kind)
 	}
 	return k
@@ -72,7 +83,7 @@ func TestDedupCountsAndTimes(t *testing.T) {
 
 	dup1, dup2 := ev(10*time.Second, "alertname", "Down", "instance", "h1", "severity", "critical"), ev(20*time.Second, "alertname", "Down", "instance", "h1", "severity", "critical")
 	b = s.apply(t0.Add(20*time.Second), []ingest.Event{dup1, dup2}, &set)
-	require.Empty(t, b.Changes, "duplicates change nothing visible")
+	require.Empty(t, alertChanges(b), "duplicates change nothing visible")
 	require.Equal(t, 2, b.Duplicates)
 
 	got := get(t, s, a.Fingerprint)
@@ -131,7 +142,7 @@ func TestResolveByEventAndRefire(t *testing.T) {
 
 	b := s.apply(t0.Add(time.Minute), []ingest.Event{resolved(ev(time.Minute, "alertname", "Down", "severity", "warning"), 50*time.Second)}, &set)
 	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
-	require.False(t, b.Changes[0].Expired)
+	require.False(t, alertChanges(b)[0].Expired)
 	got := get(t, s, a.Fingerprint)
 	require.Equal(t, ingest.StatusResolved, got.Status)
 	require.Equal(t, t0.Add(50*time.Second), got.ResolvedAt())
@@ -139,7 +150,7 @@ func TestResolveByEventAndRefire(t *testing.T) {
 
 	// Prometheus resends resolved alerts for a while: duplicates.
 	b = s.apply(t0.Add(2*time.Minute), []ingest.Event{resolved(ev(2*time.Minute, "alertname", "Down", "severity", "warning"), 50*time.Second)}, &set)
-	require.Empty(t, b.Changes)
+	require.Empty(t, alertChanges(b))
 	require.Equal(t, 1, b.Duplicates)
 
 	// It fires again: the same alert opens a new episode.
@@ -158,7 +169,7 @@ func TestResolveByEventAndRefire(t *testing.T) {
 	late := resolved(ev(4*time.Minute, "alertname", "Down", "severity", "warning"), 2*time.Minute)
 	late.StartsAt = t0
 	b = s.apply(t0.Add(4*time.Minute), []ingest.Event{late}, &set)
-	require.Empty(t, b.Changes)
+	require.Empty(t, alertChanges(b))
 	require.Equal(t, ingest.StatusFiring, get(t, s, a.Fingerprint).Status)
 	require.True(t, get(t, s, a.Fingerprint).EndsAt().IsZero(), "a late resolve's endsAt is not this episode's")
 }
@@ -167,7 +178,7 @@ func TestResolveOfUnknownAlertMakesNoRow(t *testing.T) {
 	s, set := newState(), DefaultSettings()
 	e := resolved(ev(0, "alertname", "Gone"), -time.Second)
 	b := s.apply(t0, []ingest.Event{e}, &set)
-	require.Empty(t, b.Changes)
+	require.Empty(t, alertChanges(b))
 	require.Equal(t, uint64(1), b.Seq, "the event still reaches the sinks")
 	require.Nil(t, get(t, s, e.Fingerprint))
 }
@@ -181,11 +192,11 @@ func TestExpiryAfterResolveTimeout(t *testing.T) {
 
 	// 5m after the last event, not after the first.
 	b := s.apply(t0.Add(6*time.Minute+59*time.Second), nil, &set)
-	require.Empty(t, b.Changes)
+	require.Empty(t, alertChanges(b))
 	require.Equal(t, uint64(0), b.Seq, "an idle tick is not a batch")
 	b = s.apply(t0.Add(7*time.Minute), nil, &set)
 	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
-	require.True(t, b.Changes[0].Expired)
+	require.True(t, alertChanges(b)[0].Expired)
 	got := get(t, s, a.Fingerprint)
 	require.Equal(t, ingest.StatusResolved, got.Status)
 	require.Equal(t, t0.Add(7*time.Minute), got.ResolvedAt())
@@ -205,11 +216,11 @@ func TestExpiryAtEndsAt(t *testing.T) {
 	// resend; the alert resolves at the last endsAt.
 	s.apply(t0, []ingest.Event{withEndsAt(ev(0, "alertname", "A"), 4*time.Minute)}, &set)
 	s.apply(t0.Add(time.Minute), []ingest.Event{withEndsAt(ev(time.Minute, "alertname", "A"), 5*time.Minute)}, &set)
-	require.Empty(t, s.apply(t0.Add(4*time.Minute+30*time.Second), nil, &set).Changes, "the first endsAt was superseded")
+	require.Empty(t, alertChanges(s.apply(t0.Add(4*time.Minute+30*time.Second), nil, &set)), "the first endsAt was superseded")
 	b := s.apply(t0.Add(5*time.Minute), nil, &set)
 	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
-	require.Equal(t, t0.Add(5*time.Minute), b.Changes[0].Alert.ResolvedAt())
-	require.Equal(t, t0.Add(5*time.Minute), b.Changes[0].Alert.EndsAt())
+	require.Equal(t, t0.Add(5*time.Minute), alertChanges(b)[0].Alert.ResolvedAt())
+	require.Equal(t, t0.Add(5*time.Minute), alertChanges(b)[0].Alert.EndsAt())
 }
 
 func TestTimerMovesEarlier(t *testing.T) {
@@ -219,7 +230,7 @@ func TestTimerMovesEarlier(t *testing.T) {
 	s.apply(t0.Add(time.Minute), []ingest.Event{ev(time.Minute, "alertname", "A")}, &set)
 	b := s.apply(t0.Add(6*time.Minute), nil, &set)
 	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
-	require.Empty(t, s.apply(t0.Add(11*time.Minute), nil, &set).Changes, "the superseded timer is stale")
+	require.Empty(t, alertChanges(s.apply(t0.Add(11*time.Minute), nil, &set)), "the superseded timer is stale")
 }
 
 // TestBatchingDoesNotChangeOutcome replays one stream in one batch, in
@@ -282,7 +293,7 @@ func TestResolveBeforeDefaultedStartStillResolvesFirstEpisode(t *testing.T) {
 	r.StartsAt = t0.Add(30 * time.Second)
 	b := s.apply(t0.Add(2*time.Minute), []ingest.Event{r}, &set)
 	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
-	require.Equal(t, t0.Add(time.Minute), b.Changes[0].Alert.ResolvedAt(), "not before its start")
+	require.Equal(t, t0.Add(time.Minute), alertChanges(b)[0].Alert.ResolvedAt(), "not before its start")
 }
 
 func pdEvent(at time.Duration, key string) ingest.Event {
@@ -323,7 +334,7 @@ func TestAcknowledgeAndResolveKeepTheDescription(t *testing.T) {
 	require.Equal(t, ingest.SeverityMajor, got.Severity)
 
 	b = s.apply(t0.Add(2*time.Minute), []ingest.Event{pdBare(2*time.Minute, "k1", true)}, &set)
-	require.Empty(t, b.Changes, "a second acknowledge changes nothing")
+	require.Empty(t, alertChanges(b), "a second acknowledge changes nothing")
 
 	b = s.apply(t0.Add(3*time.Minute), []ingest.Event{pdBare(3*time.Minute, "k1", false)}, &set)
 	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
@@ -335,12 +346,12 @@ func TestAcknowledgeAndResolveKeepTheDescription(t *testing.T) {
 
 	// An acknowledge of a resolved alert does not make it fire again.
 	b = s.apply(t0.Add(4*time.Minute), []ingest.Event{pdBare(4*time.Minute, "k1", true)}, &set)
-	require.Empty(t, b.Changes)
+	require.Empty(t, alertChanges(b))
 	require.Equal(t, ingest.StatusResolved, get(t, s, trig.Fingerprint).Status)
 
 	// Acknowledges and resolves of unknown alerts make no row.
 	b = s.apply(t0.Add(5*time.Minute), []ingest.Event{pdBare(5*time.Minute, "nope", true), pdBare(5*time.Minute, "nope2", false)}, &set)
-	require.Empty(t, b.Changes)
+	require.Empty(t, alertChanges(b))
 	require.Equal(t, 2, b.Ignored)
 	require.Len(t, s.alerts, 1)
 }
@@ -354,8 +365,8 @@ func TestExplicitlyResolvingSourcesDoNotExpire(t *testing.T) {
 	prom := ev(0, "alertname", "FromProm")
 	s.apply(t0, []ingest.Event{pd, am, prom}, &set)
 	b := s.apply(t0.Add(24*time.Hour), nil, &set)
-	require.Len(t, b.Changes, 1, "only the Prometheus alert expires")
-	require.Equal(t, prom.Fingerprint, b.Changes[0].Alert.Fingerprint)
+	require.Len(t, alertChanges(b), 1, "only the Prometheus alert expires")
+	require.Equal(t, prom.Fingerprint, alertChanges(b)[0].Alert.Fingerprint)
 	require.Equal(t, ingest.StatusFiring, get(t, s, pd.Fingerprint).Status)
 	require.Equal(t, ingest.StatusFiring, get(t, s, am.Fingerprint).Status)
 
@@ -378,7 +389,7 @@ func TestTimesOutsideNanosecondRangeAreClamped(t *testing.T) {
 	s.apply(t0, []ingest.Event{a}, &set)
 
 	b := s.apply(t0.Add(24*time.Hour), nil, &set)
-	require.Empty(t, b.Changes, "the alert must not expire")
+	require.Empty(t, alertChanges(b), "the alert must not expire")
 	got := get(t, s, a.Fingerprint)
 	require.Equal(t, ingest.StatusFiring, got.Status)
 	require.Equal(t, time.Unix(0, math.MaxInt64).UTC(), got.EndsAt())

@@ -143,20 +143,25 @@ func TestActionValidate(t *testing.T) {
 }
 
 func TestSystemTransitions(t *testing.T) {
-	inc := newIncident()
-	r := AutoResolve(inc, t0.Add(time.Hour))
+	r := newIncident().Revise(t0.Add(time.Hour))
+	r.AutoResolve(t0.Add(time.Hour))
 	require.Equal(t, StateResolved, r.State)
-	back := Reopen(r, "alert fired again", t0.Add(2*time.Hour))
+	back := r.Revise(t0.Add(2 * time.Hour))
+	back.Reopen("alert fired again", t0.Add(2*time.Hour))
 	require.Equal(t, StateNew, back.State, "never acknowledged: back to new")
 	require.True(t, back.ResolvedAt.IsZero())
+	require.Equal(t, StateResolved, r.State, "the earlier version is untouched")
 
-	acked, err := act(inc, VerbAck, time.Minute)
+	acked, err := act(newIncident(), VerbAck, time.Minute)
 	require.NoError(t, err)
-	back = Reopen(AutoResolve(acked, t0.Add(time.Hour)), "alert fired again", t0.Add(2*time.Hour))
+	back = acked.Revise(t0.Add(time.Hour))
+	back.AutoResolve(t0.Add(time.Hour))
+	back.Reopen("alert fired again", t0.Add(2*time.Hour))
 	require.Equal(t, StateInProgress, back.State, "acknowledged before: back to in_progress")
 	require.Equal(t, SystemActor, back.Timeline[len(back.Timeline)-1].Actor)
 
-	c := AutoClose(r, t0.Add(3*time.Hour))
+	c := r.Revise(t0.Add(3 * time.Hour))
+	c.AutoClose(t0.Add(3 * time.Hour))
 	require.Equal(t, StateClosed, c.State)
 	require.Equal(t, t0.Add(3*time.Hour), c.ClosedAt)
 }

@@ -168,30 +168,28 @@ func (inc *Incident) setState(s State, actor, text string, now time.Time) {
 	inc.Log(Entry{At: now, Actor: actor, Kind: EntryState, Text: text, From: from.String(), To: s.String()})
 }
 
+// The system's transitions change a version the engine has just made
+// with Revise and not yet published, in place: the engine publishes one
+// version per batch however many things happened to the incident in it.
+
 // AutoResolve resolves an open incident whose alerts have all been
 // resolved for the resolve hold.
-func AutoResolve(inc *Incident, now time.Time) *Incident {
-	n := inc.Revise(now)
-	n.setState(StateResolved, SystemActor, "all alerts resolved", now)
-	return n
+func (inc *Incident) AutoResolve(now time.Time) {
+	inc.setState(StateResolved, SystemActor, "all alerts resolved", now)
 }
 
 // Reopen takes a resolved incident back when a correlated alert fires
 // within the reopen window: to in_progress if it was ever acknowledged,
 // else to new.
-func Reopen(inc *Incident, why string, now time.Time) *Incident {
-	n := inc.Revise(now)
+func (inc *Incident) Reopen(why string, now time.Time) {
 	to := StateNew
 	if inc.Acknowledged {
 		to = StateInProgress
 	}
-	n.setState(to, SystemActor, why, now)
-	return n
+	inc.setState(to, SystemActor, why, now)
 }
 
 // AutoClose closes a resolved incident after close_after.
-func AutoClose(inc *Incident, now time.Time) *Incident {
-	n := inc.Revise(now)
-	n.setState(StateClosed, SystemActor, "closed after the close delay", now)
-	return n
+func (inc *Incident) AutoClose(now time.Time) {
+	inc.setState(StateClosed, SystemActor, "closed after the close delay", now)
 }

@@ -1,0 +1,432 @@
+package correlate
+
+import (
+	"container/heap"
+	"time"
+
+	"github.com/sift-itsm/sift/incident"
+	"github.com/sift-itsm/sift/ingest"
+)
+
+// Topology is what the engine needs of the CMDB: binding alerts to CIs and
+// walking their relations. The engine reads one value for a whole batch;
+// an implementation must be an immutable snapshot or safe for concurrent
+// reads. Relations run from -> to, "from needs to": to is upstream.
+type Topology interface {
+	// Bind returns the CI an alert's labels bind to.
+	Bind(ls ingest.Labels) (ci string, ok bool)
+	// CI describes a CI.
+	CI(id string) (CIInfo, bool)
+	// Near calls f for every CI within hops relations of id, following
+	// relations in either direction, id excluded, until f returns false.
+	Near(id string, hops int, f func(ci string) bool)
+	// DependsOn reports whether a needs b through a chain of at most hops
+	// relations followed from -> to.
+	DependsOn(a, b string, hops int) bool
+}
+
+// CIInfo is what the engine uses of a CI.
+type CIInfo struct {
+	Name string
+	// Criticality is 1 (most business-critical) to 4; 0 is unknown.
+	Criticality  int
+	SupportGroup string
+}
+
+// Rule is how the engine groups a set of alerts into incidents.
+type Rule struct {
+	Name string
+	// Window is how long after the last alert (in event time) a new one
+	// still joins; MaxDuration how long after the first.
+	Window      time.Duration
+	MaxDuration time.Duration
+	// TopologyHops > 0 groups alerts whose CIs are linked within that
+	// many relations, rather than by Key.
+	TopologyHops int
+	// Key is the group key of an alert (topology rules: of alerts without
+	// a CI they cannot take).
+	Key func(ls ingest.Labels) string
+}
+
+// Default grouping when no rule file is given (issue 4): alerts whose CIs
+// are linked within 3 hops and fire within 5 minutes form one incident;
+// alerts without a CI group by alertname plus the first present of
+// service, cluster, job, within 5 minutes.
+var (
+	defaultTopologyRule = &Rule{
+		Name: "default-topology", Window: 5 * time.Minute, MaxDuration: 24 * time.Hour, TopologyHops: 3,
+	}
+	defaultLabelRule = &Rule{
+		Name: "default-labels", Window: 5 * time.Minute, MaxDuration: 24 * time.Hour,
+		Key: func(ls ingest.Labels) string {
+			name, _ := ls.Get("alertname")
+			for _, l := range [...]string{"service", "cluster", "job"} {
+				if v, ok := ls.Get(l); ok && v != "" {
+					return name + "/" + l + "=" + v
+				}
+			}
+			return name
+		},
+	}
+)
+
+// incState is the engine's private view of an incident, as entry is of an
+// alert.
+type incState struct {
+	row  *incident.Incident
+	rule *Rule
+	// firing counts the incident's firing alerts by severity.
+	firing [len(severityIndex)]int
+	nFire  int
+	// firstEvent and lastEvent bound the event times of the alerts that
+	// joined (Unix nanoseconds): the rule's max duration and window.
+	firstEvent, lastEvent int64
+	cis                   map[string]struct{}
+	bestCriticality       int
+	// touched is the apply call that last revised row: within one batch
+	// the revision is changed in place and inserted once at the end.
+	touched uint64
+	// due and scheduled as for entries: auto-resolve, auto-close, removal.
+	due, scheduled int64
+	removed        bool
+}
+
+func (is *incState) key() string { return is.rule.Name + "\xff" + is.row.GroupKey }
+
+// eventTime is when an event happened by its source, no later than its
+// receipt plus the allowed skew: grouping windows run in event time, so a
+// replay of history groups as live traffic did.
+func eventTime(ev *ingest.Event, skew time.Duration) int64 {
+	t := unixNano(ev.StartsAt)
+	if ev.StartsAt.IsZero() {
+		t = unixNano(ev.ReceivedAt)
+	}
+	return min(t, unixNano(ev.ReceivedAt.Add(skew)))
+}
+
+// correlate finds or opens the incident for alert a, a new row (or the new
+// episode of a) not yet inserted. It sets a's CI and incident.
+func (s *state) correlate(e *entry, a *Alert, ev *ingest.Event, set *Settings) {
+	topo := s.topo
+	if topo != nil && a.CI == "" {
+		a.CI, _ = topo.Bind(a.Labels)
+	}
+	if _, ok := incident.UrgencyOf(a.Severity); !ok {
+		return // info: recorded, opens no incident
+	}
+	recv := unixNano(ev.ReceivedAt)
+	evt := eventTime(ev, set.EventSkew)
+
+	// The alert's own previous incident first: a re-fire of a flapping
+	// alert goes back to it whatever the windows say.
+	if prev := e.inc; prev != nil && !prev.removed && prev.row.State != incident.StateClosed {
+		if prev.row.State.Open() || e.flapping(recv, set) || recv-unixNano(prev.row.ResolvedAt) <= int64(set.ReopenWindow) {
+			s.join(prev, e, a, evt, recv, set)
+			return
+		}
+	}
+
+	rule, key := defaultLabelRule, ""
+	if a.CI != "" && topo != nil {
+		rule = defaultTopologyRule
+	}
+	var target *incState
+	if rule.TopologyHops > 0 {
+		consider := func(ci string) bool {
+			if is := s.ciInc[ci]; is != nil && is.rule == rule && s.joinable(is, evt, recv, set) {
+				if target == nil || is.row.Seq < target.row.Seq {
+					target = is
+				}
+			}
+			return true
+		}
+		consider(a.CI)
+		topo.Near(a.CI, rule.TopologyHops, consider)
+		key = a.CI
+	} else {
+		key = rule.Key(a.Labels)
+		if is := s.groups[rule.Name+"\xff"+key]; is != nil && s.joinable(is, evt, recv, set) {
+			target = is
+		}
+	}
+	if target == nil {
+		target = s.openIncident(rule, key, a, evt, recv)
+	}
+	s.join(target, e, a, evt, recv, set)
+}
+
+// joinable reports whether a new alert at event time evt (received at
+// recv) may join is: an open incident within its rule's window and
+// duration, or a resolved one within the reopen window.
+func (s *state) joinable(is *incState, evt, recv int64, set *Settings) bool {
+	switch st := is.row.State; {
+	case st == incident.StateClosed || is.removed:
+		return false
+	case !st.Open():
+		return recv-unixNano(is.row.ResolvedAt) <= int64(set.ReopenWindow)
+	}
+	return evt <= is.lastEvent+int64(is.rule.Window) && evt-is.firstEvent <= int64(is.rule.MaxDuration)
+}
+
+func (s *state) openIncident(rule *Rule, key string, a *Alert, evt, recv int64) *incState {
+	s.incSeq++
+	now := fromUnixNano(recv)
+	inc := &incident.Incident{
+		Seq:         s.incSeq,
+		State:       incident.StateNew,
+		Rule:        rule.Name,
+		GroupKey:    key,
+		OpenedAt:    now,
+		UpdatedAt:   now,
+		LastAlertAt: fromUnixNano(evt),
+	}
+	is := &incState{row: inc, rule: rule, firstEvent: evt, lastEvent: evt, cis: map[string]struct{}{}, touched: s.applyNo}
+	inc.Log(incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryOpened, Text: "opened by rule " + rule.Name})
+	s.incidents[inc.Seq] = is
+	s.groups[is.key()] = is
+	s.dirty = append(s.dirty, is)
+	s.opened = append(s.opened, is)
+	return is
+}
+
+// mut returns the incident's version for this batch, revising it on first
+// use: readers see one new version per batch however many alerts join.
+func (s *state) mut(is *incState, now int64) *incident.Incident {
+	if is.touched != s.applyNo {
+		is.row = is.row.Revise(fromUnixNano(now))
+		is.touched = s.applyNo
+		s.dirty = append(s.dirty, is)
+	} else {
+		is.row.UpdatedAt = fromUnixNano(now)
+	}
+	return is.row
+}
+
+// join adds firing alert a (new, or a new episode) to is.
+func (s *state) join(is *incState, e *entry, a *Alert, evt, recv int64, set *Settings) {
+	inc := s.mut(is, recv)
+	now := fromUnixNano(recv)
+	if !inc.State.Open() {
+		s.reopen(is, "alert "+a.Fingerprint.String()+" fired again", recv)
+	}
+	member := e.inc == is
+	e.inc = is
+	a.IncidentSeq = inc.Seq
+	if !member {
+		inc.Alerts = append(inc.Alerts, a.Fingerprint)
+		inc.Log(incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryAlertAdded, Fingerprint: a.Fingerprint.String(), Text: alertTitle(a)})
+	} else {
+		inc.Log(incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryAlertFiring, Fingerprint: a.Fingerprint.String(), Text: alertTitle(a)})
+	}
+	is.firing[a.Severity]++
+	is.nFire++
+	is.lastEvent = max(is.lastEvent, evt)
+	inc.LastAlertAt = fromUnixNano(is.lastEvent)
+	if is.due != 0 && inc.State.Open() {
+		is.due = 0 // a pending auto-resolve is off
+	}
+	if a.CI != "" {
+		s.addCI(is, inc, a.CI, now)
+	}
+	if inc.Title == "" {
+		inc.Title = alertTitle(a)
+	}
+	s.reprioritize(is, inc, now, set)
+}
+
+func (s *state) addCI(is *incState, inc *incident.Incident, ci string, now time.Time) {
+	if _, ok := is.cis[ci]; ok {
+		return
+	}
+	is.cis[ci] = struct{}{}
+	inc.CIs = append(inc.CIs, ci)
+	s.ciInc[ci] = is
+	info, _ := s.topo.CI(ci)
+	if info.Criticality > 0 && (is.bestCriticality == 0 || info.Criticality < is.bestCriticality) {
+		is.bestCriticality = info.Criticality
+	}
+	// The most upstream alerting CI explains the others: a newcomer that
+	// the current cause needs takes its place.
+	hops := max(is.rule.TopologyHops, 1) * 2
+	if inc.ProbableCause == "" || s.topo.DependsOn(inc.ProbableCause, ci, hops) {
+		if inc.ProbableCause != "" {
+			inc.Log(incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryCause, From: inc.ProbableCause, To: ci, Text: "probable cause " + ci})
+		}
+		inc.ProbableCause = ci
+		if info.SupportGroup != "" && inc.Assignee == "" {
+			inc.SupportGroup = info.SupportGroup
+		}
+		inc.Title = causeTitle(inc.Title, ci, info)
+	}
+}
+
+// reprioritize recomputes urgency, impact and priority; a change of
+// priority is a timeline entry.
+func (s *state) reprioritize(is *incState, inc *incident.Incident, now time.Time, set *Settings) {
+	for i, n := range is.firing {
+		if n > 0 {
+			if u, ok := incident.UrgencyOf(severityIndex[i]); ok {
+				inc.Urgency = u
+			}
+			break
+		}
+	}
+	if inc.Urgency == 0 {
+		inc.Urgency = 3
+	}
+	inc.Impact = incident.ImpactOf(is.bestCriticality, len(inc.CIs), set.ImpactSpread)
+	p := incident.PriorityOf(inc.Impact, inc.Urgency)
+	if p != inc.Priority {
+		if inc.Priority != 0 {
+			inc.Log(incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryPriority, From: inc.Priority.String(), To: p.String(), Text: "priority " + p.String()})
+		}
+		inc.Priority = p
+	}
+}
+
+// alertResolved takes a member alert's resolve into its incident: when
+// none fires any more, the incident resolves after the resolve hold.
+func (s *state) alertResolved(e *entry, a *Alert, sev ingest.Severity, at int64, set *Settings) {
+	is := e.inc
+	if is == nil || is.removed || is.row.State == incident.StateClosed {
+		return
+	}
+	inc := s.mut(is, at)
+	now := fromUnixNano(at)
+	is.firing[sev]--
+	is.nFire--
+	inc.Log(incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryAlertResolve, Fingerprint: a.Fingerprint.String(), Text: alertTitle(a)})
+	if is.nFire == 0 && inc.State.Open() {
+		s.scheduleInc(is, at+int64(set.ResolveHold))
+		return
+	}
+	s.reprioritize(is, inc, now, set)
+}
+
+// severityChanged moves a firing member alert between severities.
+func (s *state) severityChanged(e *entry, from, to ingest.Severity, at int64, set *Settings) {
+	is := e.inc
+	if is == nil || is.removed || from == to {
+		return
+	}
+	is.firing[from]--
+	is.firing[to]++
+	if is.row.State == incident.StateClosed {
+		return
+	}
+	inc := s.mut(is, at)
+	s.reprioritize(is, inc, fromUnixNano(at), set)
+}
+
+func (s *state) reopen(is *incState, why string, at int64) {
+	s.mut(is, at).Reopen(why, fromUnixNano(at))
+	is.due = 0
+}
+
+// expireIncidents fires the incident timers due at or before now:
+// auto-resolve after the hold, auto-close, and removal from memory.
+func (s *state) expireIncidents(now int64, set *Settings) {
+	for len(s.incTimers) > 0 && s.incTimers[0].at <= now {
+		t := heap.Pop(&s.incTimers).(timer)
+		is := s.incidents[t.id]
+		if is == nil || is.scheduled != t.at {
+			continue
+		}
+		is.scheduled = 0
+		if is.due == 0 {
+			continue
+		}
+		if is.due > now {
+			s.scheduleInc(is, is.due)
+			continue
+		}
+		at := is.due
+		is.due = 0
+		switch st := is.row.State; {
+		case st.Open():
+			if is.nFire == 0 {
+				s.mut(is, at).AutoResolve(fromUnixNano(at))
+				s.scheduleInc(is, at+int64(set.CloseAfter))
+			}
+		case st == incident.StateResolved:
+			s.mut(is, at).AutoClose(fromUnixNano(at))
+			s.closed(is, at, set)
+		default: // closed: out of memory
+			s.removeIncident(is)
+		}
+	}
+}
+
+// closed forgets a closed incident as a place for new alerts and schedules
+// its removal from memory.
+func (s *state) closed(is *incState, at int64, set *Settings) {
+	if s.groups[is.key()] == is {
+		delete(s.groups, is.key())
+	}
+	for ci := range is.cis {
+		if s.ciInc[ci] == is {
+			delete(s.ciInc, ci)
+		}
+	}
+	s.scheduleInc(is, at+int64(set.ClosedRetention))
+}
+
+func (s *state) removeIncident(is *incState) {
+	is.removed = true
+	delete(s.incidents, is.row.Seq)
+	s.removedInc = append(s.removedInc, is)
+}
+
+func (s *state) scheduleInc(is *incState, due int64) {
+	is.due = due
+	if is.scheduled == 0 || due < is.scheduled {
+		heap.Push(&s.incTimers, timer{at: due, id: is.row.Seq})
+		is.scheduled = due
+	}
+}
+
+// flushIncidents writes this batch's incident versions and emits their
+// changes.
+func (s *state) flushIncidents(tx *lazyTxn, b *Batch) {
+	opened := map[*incState]bool{}
+	for _, is := range s.opened {
+		opened[is] = true
+	}
+	for _, is := range s.dirty {
+		if is.removed {
+			continue
+		}
+		tx.insertIncident(is.row)
+		kind := IncidentUpdated
+		if opened[is] {
+			kind = IncidentOpened
+		}
+		b.Changes = append(b.Changes, Change{Kind: kind, Incident: is.row})
+	}
+	for _, is := range s.removedInc {
+		tx.deleteIncident(is.row)
+	}
+	s.dirty, s.opened, s.removedInc = s.dirty[:0], s.opened[:0], s.removedInc[:0]
+}
+
+func alertTitle(a *Alert) string {
+	name, _ := a.Labels.Get("alertname")
+	if name == "" {
+		name = a.Fingerprint.String()
+	}
+	return name
+}
+
+func causeTitle(title, ci string, info CIInfo) string {
+	name := info.Name
+	if name == "" {
+		name = ci
+	}
+	for i := 0; i+4 <= len(title); i++ {
+		if title[i:i+4] == " on " {
+			title = title[:i]
+			break
+		}
+	}
+	return title + " on " + name
+}
