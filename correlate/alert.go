@@ -197,6 +197,11 @@ var (
 )
 
 func unixNano(t time.Time) int64 {
+	// Seconds strictly inside the range cannot overflow: the common case,
+	// on the hot path, without time.Time comparisons.
+	if sec := t.Unix(); sec > math.MinInt64/int64(time.Second) && sec < math.MaxInt64/int64(time.Second) {
+		return t.UnixNano()
+	}
 	switch {
 	case t.Before(minUnixNano):
 		return math.MinInt64

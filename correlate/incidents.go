@@ -4,6 +4,8 @@ import (
 	"container/heap"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/sift-itsm/sift/incident"
 	"github.com/sift-itsm/sift/ingest"
 )
@@ -82,13 +84,16 @@ type incState struct {
 	// joined (Unix nanoseconds): the rule's max duration and window.
 	firstEvent, lastEvent int64
 	cis                   map[string]struct{}
+	members               map[model.Fingerprint]struct{}
 	bestCriticality       int
 	// touched is the apply call that last revised row: within one batch
 	// the revision is changed in place and inserted once at the end.
 	touched uint64
 	// due and scheduled as for entries: auto-resolve, auto-close, removal.
 	due, scheduled int64
-	removed        bool
+	// inserted is set once a version is in memdb; removed once the
+	// incident left memory.
+	inserted, removed bool
 }
 
 func (is *incState) key() string { return is.rule.Name + "\xff" + is.row.GroupKey }
@@ -180,7 +185,7 @@ func (s *state) openIncident(rule *Rule, key string, a *Alert, evt, recv int64) 
 		UpdatedAt:   now,
 		LastAlertAt: fromUnixNano(evt),
 	}
-	is := &incState{row: inc, rule: rule, firstEvent: evt, lastEvent: evt, cis: map[string]struct{}{}, touched: s.applyNo}
+	is := &incState{row: inc, rule: rule, firstEvent: evt, lastEvent: evt, cis: map[string]struct{}{}, members: map[model.Fingerprint]struct{}{}, touched: s.applyNo}
 	inc.Log(incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryOpened, Text: "opened by rule " + rule.Name})
 	s.incidents[inc.Seq] = is
 	s.groups[is.key()] = is
@@ -209,7 +214,8 @@ func (s *state) join(is *incState, e *entry, a *Alert, evt, recv int64, set *Set
 	if !inc.State.Open() {
 		s.reopen(is, "alert "+a.Fingerprint.String()+" fired again", recv)
 	}
-	member := e.inc == is
+	_, member := is.members[a.Fingerprint]
+	is.members[a.Fingerprint] = struct{}{}
 	e.inc = is
 	a.IncidentSeq = inc.Seq
 	if !member {
@@ -323,37 +329,34 @@ func (s *state) reopen(is *incState, why string, at int64) {
 	is.due = 0
 }
 
-// expireIncidents fires the incident timers due at or before now:
-// auto-resolve after the hold, auto-close, and removal from memory.
-func (s *state) expireIncidents(now int64, set *Settings) {
-	for len(s.incTimers) > 0 && s.incTimers[0].at <= now {
-		t := heap.Pop(&s.incTimers).(timer)
-		is := s.incidents[t.id]
-		if is == nil || is.scheduled != t.at {
-			continue
+// incidentTimer runs an incident's due timer: auto-resolve after the hold,
+// auto-close, or removal from memory.
+func (s *state) incidentTimer(t timer, set *Settings) {
+	is := s.incidents[t.id]
+	if is == nil || is.scheduled != t.at {
+		return
+	}
+	is.scheduled = 0
+	if is.due == 0 {
+		return
+	}
+	if is.due > t.at {
+		s.scheduleInc(is, is.due)
+		return
+	}
+	at := is.due
+	is.due = 0
+	switch st := is.row.State; {
+	case st.Open():
+		if is.nFire == 0 {
+			s.mut(is, at).AutoResolve(fromUnixNano(at))
+			s.scheduleInc(is, at+int64(set.CloseAfter))
 		}
-		is.scheduled = 0
-		if is.due == 0 {
-			continue
-		}
-		if is.due > now {
-			s.scheduleInc(is, is.due)
-			continue
-		}
-		at := is.due
-		is.due = 0
-		switch st := is.row.State; {
-		case st.Open():
-			if is.nFire == 0 {
-				s.mut(is, at).AutoResolve(fromUnixNano(at))
-				s.scheduleInc(is, at+int64(set.CloseAfter))
-			}
-		case st == incident.StateResolved:
-			s.mut(is, at).AutoClose(fromUnixNano(at))
-			s.closed(is, at, set)
-		default: // closed: out of memory
-			s.removeIncident(is)
-		}
+	case st == incident.StateResolved:
+		s.mut(is, at).AutoClose(fromUnixNano(at))
+		s.closed(is, at, set)
+	default: // closed: out of memory
+		s.removeIncident(is)
 	}
 }
 
@@ -393,18 +396,20 @@ func (s *state) flushIncidents(tx *lazyTxn, b *Batch) {
 		opened[is] = true
 	}
 	for _, is := range s.dirty {
-		if is.removed {
-			continue
-		}
-		tx.insertIncident(is.row)
 		kind := IncidentUpdated
 		if opened[is] {
 			kind = IncidentOpened
 		}
 		b.Changes = append(b.Changes, Change{Kind: kind, Incident: is.row})
+		if !is.removed {
+			tx.insertIncident(is.row)
+			is.inserted = true
+		}
 	}
 	for _, is := range s.removedInc {
-		tx.deleteIncident(is.row)
+		if is.inserted {
+			tx.deleteIncident(is.row)
+		}
 	}
 	s.dirty, s.opened, s.removedInc = s.dirty[:0], s.opened[:0], s.removedInc[:0]
 }

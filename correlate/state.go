@@ -268,15 +268,10 @@ func (s *state) apply(now time.Time, events []ingest.Event, set *Settings) *Batc
 	tx := lazyTxn{db: s.db}
 	s.applyNo++
 	for i := range events {
-		if len(s.incTimers) > 0 && s.incTimers[0].at <= unixNano(events[i].ReceivedAt) {
-			// Incident timers run in time order with the events, so
-			// that how events are batched does not change incidents.
-			s.expireIncidents(unixNano(events[i].ReceivedAt), set)
-		}
+		s.runTimers(&tx, unixNano(events[i].ReceivedAt), set, b)
 		s.applyEvent(&tx, &events[i], set, b)
 	}
-	s.expire(&tx, now.UnixNano(), set, b)
-	s.expireIncidents(now.UnixNano(), set)
+	s.runTimers(&tx, unixNano(now), set, b)
 	s.flushIncidents(&tx, b)
 	tx.commit()
 	if len(events) > 0 || len(b.Changes) > 0 {
@@ -289,18 +284,7 @@ func (s *state) apply(now time.Time, events []ingest.Event, set *Settings) *Batc
 func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batch) {
 	recv := unixNano(ev.ReceivedAt)
 	e := s.alerts[ev.Fingerprint]
-	if e != nil && e.due != 0 && e.due <= recv {
-		// The alert was due before this event arrived; the tick that would
-		// have noticed may not have run yet. Catching up here makes the
-		// outcome independent of how events were batched.
-		if e.row.Status == ingest.StatusFiring {
-			s.resolveExpired(tx, e, set, b)
-		}
-		if e.due <= recv {
-			s.remove(tx, e)
-			e = nil
-		}
-	}
+	// runTimers has run every timer due before recv: e is current.
 	// Only a firing event describes the alert (labels, annotations,
 	// severity). A resolve says it is over and a PagerDuty acknowledge that
 	// someone is on it; neither carries a description, so neither may
@@ -497,29 +481,45 @@ func (s *state) resolveExpired(tx *lazyTxn, e *entry, set *Settings, b *Batch) {
 	b.Changes = append(b.Changes, Change{Kind: AlertResolved, Alert: &a, Expired: true})
 }
 
-// expire fires every timer due at or before now: firing alerts resolve,
-// resolved alerts past retention leave memory.
-func (s *state) expire(tx *lazyTxn, now int64, set *Settings, b *Batch) {
-	for len(s.timers) > 0 && s.timers[0].at <= now {
-		t := heap.Pop(&s.timers).(timer)
-		e := s.alerts[model.Fingerprint(t.id)]
-		if e == nil || e.scheduled != t.at {
-			continue // stale: superseded by an earlier timer
+// runTimers fires every alert and incident timer due at or before now, in
+// time order across the two heaps (alerts first at equal times). Called
+// before each event with its receive time and at the end of a batch with
+// the clock, it runs timers in the same order however events are batched.
+func (s *state) runTimers(tx *lazyTxn, now int64, set *Settings, b *Batch) {
+	for {
+		alertDue := len(s.timers) > 0 && s.timers[0].at <= now
+		incDue := len(s.incTimers) > 0 && s.incTimers[0].at <= now
+		switch {
+		case alertDue && (!incDue || s.timers[0].at <= s.incTimers[0].at):
+			s.alertTimer(tx, heap.Pop(&s.timers).(timer), set, b)
+		case incDue:
+			s.incidentTimer(heap.Pop(&s.incTimers).(timer), set)
+		default:
+			return
 		}
-		e.scheduled = 0
-		if e.due == 0 {
-			continue
-		}
-		if e.due > now {
-			s.schedule(e, e.due)
-			continue
-		}
-		if e.row.Status == ingest.StatusFiring {
-			s.resolveExpired(tx, e, set, b)
-			continue
-		}
-		s.remove(tx, e)
 	}
+}
+
+// alertTimer resolves a firing alert whose time is up, or drops a resolved
+// one past retention from memory.
+func (s *state) alertTimer(tx *lazyTxn, t timer, set *Settings, b *Batch) {
+	e := s.alerts[model.Fingerprint(t.id)]
+	if e == nil || e.scheduled != t.at {
+		return // stale: superseded by an earlier timer
+	}
+	e.scheduled = 0
+	if e.due == 0 {
+		return
+	}
+	if e.due > t.at {
+		s.schedule(e, e.due)
+		return
+	}
+	if e.row.Status == ingest.StatusFiring {
+		s.resolveExpired(tx, e, set, b)
+		return
+	}
+	s.remove(tx, e)
 }
 
 // remove drops a resolved alert from memory.
