@@ -184,6 +184,7 @@ func (s *state) openIncident(rule *Rule, key string, a *Alert, evt, recv int64) 
 		OpenedAt:    now,
 		UpdatedAt:   now,
 		LastAlertAt: fromUnixNano(evt),
+		Version:     1,
 	}
 	is := &incState{row: inc, rule: rule, firstEvent: evt, lastEvent: evt, cis: map[string]struct{}{}, members: map[model.Fingerprint]struct{}{}, touched: s.applyNo}
 	inc.Log(incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryOpened, Text: "opened by rule " + rule.Name})
