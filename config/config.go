@@ -17,6 +17,8 @@ import (
 type Config struct {
 	Ingest IngestConfig `yaml:"ingest"`
 	Engine EngineConfig `yaml:"engine"`
+	// Incidents configures the incident lifecycle.
+	Incidents IncidentsConfig `yaml:"incidents"`
 
 	// original bytes, for the config hash metric.
 	raw []byte
@@ -42,6 +44,31 @@ type EngineConfig struct {
 	TickInterval      Duration `yaml:"tick_interval"`
 }
 
+// IncidentsConfig configures how incidents live and die (ITSM.md).
+type IncidentsConfig struct {
+	// ResolveHold: all alerts resolved this long resolves the incident.
+	ResolveHold Duration `yaml:"resolve_hold"`
+	// ReopenWindow: a correlated alert firing within this long after the
+	// incident resolved reopens it.
+	ReopenWindow Duration `yaml:"reopen_window"`
+	// CloseAfter: a resolved incident closes after this long.
+	CloseAfter Duration `yaml:"close_after"`
+	// ClosedRetention: a closed incident stays in memory this long.
+	ClosedRetention Duration `yaml:"closed_retention"`
+	// ImpactSpread: over this many CIs raises the impact one level.
+	ImpactSpread int `yaml:"impact_spread"`
+	// EventSkew: how far past its receipt an event's own time may lie.
+	EventSkew Duration       `yaml:"event_skew"`
+	Flapping  FlappingConfig `yaml:"flapping"`
+}
+
+// FlappingConfig: an alert that changes between firing and resolved
+// Changes times within Window is flapping.
+type FlappingConfig struct {
+	Changes int      `yaml:"changes"`
+	Window  Duration `yaml:"window"`
+}
+
 // Default returns the embedded defaults: what siftd runs with when no
 // config file is given, and what every omitted key takes.
 func Default() *Config {
@@ -57,6 +84,15 @@ func Default() *Config {
 			ResolveTimeout:    Duration(5 * time.Minute),
 			ResolvedRetention: Duration(time.Hour),
 			TickInterval:      Duration(time.Second),
+		},
+		Incidents: IncidentsConfig{
+			ResolveHold:     Duration(5 * time.Minute),
+			ReopenWindow:    Duration(time.Hour),
+			CloseAfter:      Duration(24 * time.Hour),
+			ClosedRetention: Duration(24 * time.Hour),
+			ImpactSpread:    10,
+			EventSkew:       Duration(time.Minute),
+			Flapping:        FlappingConfig{Changes: 4, Window: Duration(10 * time.Minute)},
 		},
 	}
 }
@@ -107,6 +143,15 @@ func (c *Config) Validate() error {
 	check(e.ResolveTimeout > 0, "engine.resolve_timeout", "must be over 0, got %s", e.ResolveTimeout)
 	check(e.ResolvedRetention > 0, "engine.resolved_retention", "must be over 0, got %s", e.ResolvedRetention)
 	check(e.TickInterval >= Duration(10*time.Millisecond) && e.TickInterval <= Duration(time.Minute), "engine.tick_interval", "must be from 10ms to 1m, got %s", e.TickInterval)
+	n := &c.Incidents
+	check(n.ResolveHold >= 0, "incidents.resolve_hold", "must not be negative, got %s", n.ResolveHold)
+	check(n.ReopenWindow >= 0, "incidents.reopen_window", "must not be negative, got %s", n.ReopenWindow)
+	check(n.CloseAfter >= 0, "incidents.close_after", "must not be negative, got %s", n.CloseAfter)
+	check(n.ClosedRetention >= 0, "incidents.closed_retention", "must not be negative, got %s", n.ClosedRetention)
+	check(n.ImpactSpread >= 1, "incidents.impact_spread", "must be at least 1, got %d", n.ImpactSpread)
+	check(n.EventSkew >= 0, "incidents.event_skew", "must not be negative, got %s", n.EventSkew)
+	check(n.Flapping.Changes == 0 || n.Flapping.Changes >= 2 && n.Flapping.Changes <= 100, "incidents.flapping.changes", "must be 0 (off) or from 2 to 100, got %d", n.Flapping.Changes)
+	check(n.Flapping.Window >= 0, "incidents.flapping.window", "must not be negative, got %s", n.Flapping.Window)
 	return errors.Join(errs...)
 }
 

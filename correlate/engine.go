@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/model"
 
+	"github.com/sift-itsm/sift/incident"
 	"github.com/sift-itsm/sift/ingest"
 )
 
@@ -64,6 +66,7 @@ type Engine struct {
 	m      *metrics
 
 	settings atomic.Pointer[Settings]
+	topology atomic.Pointer[Topology]
 	sinks    []Sink
 
 	// The queue holds whole submissions. queued counts the events in it,
@@ -80,7 +83,20 @@ type item struct {
 	events []ingest.Event
 	// flushed, when set, is closed once everything before it is applied.
 	flushed chan struct{}
+	// action, when set, is a user's action on an incident, applied after
+	// everything before it; its outcome goes to reply.
+	action *incident.Action
+	reply  chan actionResult
 }
+
+type actionResult struct {
+	inc *incident.Incident
+	err error
+}
+
+// ErrNoIncident is the error of an action on an incident sift does not
+// hold (never opened, or closed and gone from memory).
+var ErrNoIncident = errors.New("no such incident in memory")
 
 // New returns an engine; call Run to start it.
 func New(o Options) *Engine {
@@ -92,6 +108,9 @@ func New(o Options) *Engine {
 	}
 	if o.QueueCapacity <= 0 {
 		o.QueueCapacity = DefaultQueueCapacity
+	}
+	if o.Settings == (Settings{}) {
+		o.Settings = DefaultSettings()
 	}
 	e := &Engine{
 		logger:   o.Logger,
@@ -106,7 +125,9 @@ func New(o Options) *Engine {
 	return e
 }
 
-// SetSettings replaces the reloadable settings; zero fields take defaults.
+// SetSettings replaces the reloadable settings. Zero batch, expiry and
+// tick fields take defaults; the incident durations are used as given (0
+// means at once).
 func (e *Engine) SetSettings(s Settings) {
 	d := DefaultSettings()
 	if s.BatchMaxEvents <= 0 {
@@ -123,6 +144,9 @@ func (e *Engine) SetSettings(s Settings) {
 	}
 	if s.TickInterval <= 0 {
 		s.TickInterval = d.TickInterval
+	}
+	if s.ImpactSpread <= 0 {
+		s.ImpactSpread = d.ImpactSpread
 	}
 	e.settings.Store(&s)
 }
@@ -253,6 +277,11 @@ func (e *Engine) Run(ctx context.Context) error {
 				flush()
 				continue
 			}
+			if it.action != nil {
+				flush()
+				e.applyAction(it)
+				continue
+			}
 			if parts == 0 {
 				pending = it.events
 			} else {
@@ -289,6 +318,7 @@ func (e *Engine) Run(ctx context.Context) error {
 
 func (e *Engine) applyBatch(events []ingest.Event) {
 	start := time.Now() // for the metric only: the engine clock is e.now
+	e.st.topo = e.Topology()
 	b := e.st.apply(e.now(), events, e.settings.Load())
 	e.queued.Add(-int64(len(events)))
 	e.m.observe(b, time.Since(start), e.st)
@@ -300,9 +330,75 @@ func (e *Engine) applyBatch(events []ingest.Event) {
 	}
 }
 
+func (e *Engine) applyAction(it item) {
+	start := time.Now()
+	e.st.topo = e.Topology()
+	inc, b, err := e.st.act(e.now(), it.action, e.settings.Load())
+	it.reply <- actionResult{inc: inc, err: err}
+	e.m.observe(b, time.Since(start), e.st)
+	if b.Seq == 0 {
+		return
+	}
+	for _, s := range e.sinks {
+		s.Consume(b)
+	}
+}
+
+// Act applies a user's action to an incident, after every event submitted
+// before it, and returns the new version. An action the incident's state
+// does not allow is an *incident.TransitionError; an unknown incident
+// ErrNoIncident.
+func (e *Engine) Act(ctx context.Context, a incident.Action) (*incident.Incident, error) {
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
+	reply := make(chan actionResult, 1)
+	e.mu.RLock()
+	if e.closed {
+		e.mu.RUnlock()
+		return nil, ingest.ErrClosed
+	}
+	select {
+	case e.queue <- item{action: &a, reply: reply}:
+	case <-ctx.Done():
+		e.mu.RUnlock()
+		return nil, ctx.Err()
+	}
+	e.mu.RUnlock()
+	select {
+	case r := <-reply:
+		return r.inc, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// SetTopology replaces the CMDB the engine binds alerts to, from the next
+// batch on; nil for none.
+func (e *Engine) SetTopology(t Topology) {
+	if t == nil {
+		e.topology.Store(nil)
+		return
+	}
+	e.topology.Store(&t)
+}
+
+// Topology is the CMDB the engine binds alerts to, nil if none.
+func (e *Engine) Topology() Topology {
+	if p := e.topology.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // Alert returns the alert with fingerprint fp.
 func (e *Engine) Alert(fp model.Fingerprint) (*Alert, bool) {
-	raw, err := e.st.db.Txn(false).First(tableAlerts, "id", fp)
+	return AlertIn(e.st.db.Txn(false), fp)
+}
+
+// AlertIn returns the alert with fingerprint fp from a read transaction.
+func AlertIn(txn *memdb.Txn, fp model.Fingerprint) (*Alert, bool) {
+	raw, err := txn.First(tableAlerts, "id", fp)
 	if err != nil || raw == nil {
 		return nil, false
 	}

@@ -94,6 +94,8 @@ type incState struct {
 	// inserted is set once a version is in memdb; removed once the
 	// incident left memory.
 	inserted, removed bool
+	// counted is whether openIncidents counts it.
+	counted bool
 }
 
 func (is *incState) key() string { return is.rule.Name + "\xff" + is.row.GroupKey }
@@ -397,6 +399,14 @@ func (s *state) flushIncidents(tx *lazyTxn, b *Batch) {
 		opened[is] = true
 	}
 	for _, is := range s.dirty {
+		if open := is.row.State.Open() && !is.removed; open != is.counted {
+			is.counted = open
+			if open {
+				s.openIncidents++
+			} else {
+				s.openIncidents--
+			}
+		}
 		kind := IncidentUpdated
 		if opened[is] {
 			kind = IncidentOpened
@@ -435,4 +445,56 @@ func causeTitle(title, ci string, info CIInfo) string {
 		}
 	}
 	return title + " on " + name
+}
+
+// act applies a user's action at now in a batch of its own, after the
+// timers due by then.
+func (s *state) act(now time.Time, a *incident.Action, set *Settings) (*incident.Incident, *Batch, error) {
+	b := &Batch{Now: now}
+	tx := lazyTxn{db: s.db}
+	s.applyNo++
+	at := unixNano(now)
+	s.runTimers(&tx, at, set, b)
+	inc, err := s.actOn(a, at, set)
+	if err == nil {
+		b.Actions = append(b.Actions, *a)
+	}
+	s.flushIncidents(&tx, b)
+	tx.commit()
+	if len(b.Changes) > 0 {
+		s.seq++
+		b.Seq = s.seq
+	}
+	return inc, b, err
+}
+
+func (s *state) actOn(a *incident.Action, at int64, set *Settings) (*incident.Incident, error) {
+	seq, err := incident.ParseID(a.ID)
+	if err != nil {
+		return nil, err
+	}
+	is := s.incidents[seq]
+	if is == nil || is.removed {
+		return nil, ErrNoIncident
+	}
+	was := is.row.State
+	n, err := incident.Apply(is.row, a, fromUnixNano(at))
+	if err != nil {
+		return nil, err
+	}
+	if is.touched == s.applyNo {
+		// A timer revised it in this batch already: one version.
+		n.Version--
+	} else {
+		is.touched = s.applyNo
+		s.dirty = append(s.dirty, is)
+	}
+	is.row = n
+	switch {
+	case n.State == incident.StateResolved && was.Open():
+		s.scheduleInc(is, at+int64(set.CloseAfter))
+	case n.State == incident.StateClosed:
+		s.closed(is, at, set)
+	}
+	return n, nil
 }

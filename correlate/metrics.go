@@ -22,6 +22,12 @@ type metrics struct {
 	updated     prometheus.Counter
 	resolved    prometheus.Counter
 	expired     prometheus.Counter
+
+	incChanges  *prometheus.CounterVec
+	incOpened   prometheus.Counter
+	incUpdated  prometheus.Counter
+	incOpen     prometheus.Gauge
+	incInMemory prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
@@ -65,6 +71,18 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 			Namespace: "sift", Name: "alerts_in_memory",
 			Help: "Alerts held in memory, firing and recently resolved.",
 		}),
+		incChanges: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "sift", Subsystem: "engine", Name: "incident_changes_total",
+			Help: "Incident versions published, by kind: opened, updated (at most one per incident and batch).",
+		}, []string{"kind"}),
+		incOpen: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: "sift", Name: "incidents_open",
+			Help: "Incidents in new, acknowledged, in_progress or on_hold.",
+		}),
+		incInMemory: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: "sift", Name: "incidents_in_memory",
+			Help: "Incidents held in memory: open, resolved, and closed within retention.",
+		}),
 	}
 	f.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "sift", Subsystem: "engine", Name: "queue_length_events",
@@ -81,6 +99,8 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 	m.updated = m.changes.WithLabelValues("updated")
 	m.resolved = m.changes.WithLabelValues("resolved")
 	m.expired = m.changes.WithLabelValues("expired")
+	m.incOpened = m.incChanges.WithLabelValues("opened")
+	m.incUpdated = m.incChanges.WithLabelValues("updated")
 	return m
 }
 
@@ -94,6 +114,10 @@ func (m *metrics) observe(b *Batch, took time.Duration, st *state) {
 	}
 	for _, c := range b.Changes {
 		switch {
+		case c.Kind == IncidentOpened:
+			m.incOpened.Inc()
+		case c.Kind == IncidentUpdated:
+			m.incUpdated.Inc()
 		case c.Kind == AlertOpened:
 			m.opened.Inc()
 		case c.Kind == AlertUpdated:
@@ -108,4 +132,6 @@ func (m *metrics) observe(b *Batch, took time.Duration, st *state) {
 		m.activeBySev[i].Set(float64(st.active[i]))
 	}
 	m.inMemory.Set(float64(len(st.alerts)))
+	m.incOpen.Set(float64(st.openIncidents))
+	m.incInMemory.Set(float64(len(st.incidents)))
 }

@@ -62,9 +62,11 @@ type Change struct {
 // receive every batch after it is committed.
 type Batch struct {
 	// Seq numbers batches from 1 in the order they were applied.
-	Seq     uint64
-	Now     time.Time
-	Events  []ingest.Event
+	Seq    uint64
+	Now    time.Time
+	Events []ingest.Event
+	// Actions are the users' actions on incidents the batch applied.
+	Actions []incident.Action
 	Changes []Change
 	// Duplicates counts the events for a held alert that changed nothing
 	// readers see.
@@ -184,6 +186,8 @@ type state struct {
 	ciInc     map[string]*incState
 	incTimers timerHeap
 	incSeq    uint64
+	// openIncidents counts incidents in an open state.
+	openIncidents int
 	// applyNo counts apply calls; dirty, opened and removedInc are the
 	// incidents this one changed, opened and removed.
 	applyNo    uint64

@@ -163,3 +163,13 @@ func (inc *Incident) HasCI(id string) bool {
 	}
 	return false
 }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *State) UnmarshalText(b []byte) error {
+	v, err := ParseState(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}

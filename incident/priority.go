@@ -78,3 +78,13 @@ func ImpactOf(bestCriticality, cis, spread int) int {
 func clamp13(v int) int {
 	return min(max(v, 1), 3)
 }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (p *Priority) UnmarshalText(b []byte) error {
+	v, err := ParsePriority(string(b))
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}

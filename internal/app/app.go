@@ -13,14 +13,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-memdb"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/model"
 
 	"github.com/sift-itsm/sift/config"
 	"github.com/sift-itsm/sift/correlate"
+	"github.com/sift-itsm/sift/incident"
 	"github.com/sift-itsm/sift/ingest"
 	"github.com/sift-itsm/sift/internal/httpapi"
 )
@@ -141,6 +144,19 @@ func New(o Options) (*App, error) {
 	mux := http.NewServeMux()
 	a.receiver.Register(mux)
 	correlate.NewAPI(a.engine, o.Logger.With("component", "api")).Register(mux)
+	incident.NewAPI(incident.APIOptions{
+		DB:    a.engine.DB,
+		Actor: a.engine,
+		Alert: func(txn *memdb.Txn, fp model.Fingerprint) (any, bool) {
+			al, ok := correlate.AlertIn(txn, fp)
+			if !ok {
+				return nil, false
+			}
+			return al.JSON(), true
+		},
+		NotFound:    func(err error) bool { return errors.Is(err, correlate.ErrNoIncident) },
+		MaxBodySize: int64(cfg.Ingest.MaxBodySize),
+	}).Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("Healthy\n"))
@@ -177,6 +193,14 @@ func engineSettings(c *config.Config) correlate.Settings {
 		ResolveTimeout:    c.Engine.ResolveTimeout.Std(),
 		ResolvedRetention: c.Engine.ResolvedRetention.Std(),
 		TickInterval:      c.Engine.TickInterval.Std(),
+		ResolveHold:       c.Incidents.ResolveHold.Std(),
+		ReopenWindow:      c.Incidents.ReopenWindow.Std(),
+		CloseAfter:        c.Incidents.CloseAfter.Std(),
+		ClosedRetention:   c.Incidents.ClosedRetention.Std(),
+		ImpactSpread:      c.Incidents.ImpactSpread,
+		EventSkew:         c.Incidents.EventSkew.Std(),
+		FlapChanges:       c.Incidents.Flapping.Changes,
+		FlapWindow:        c.Incidents.Flapping.Window.Std(),
 	}
 }
 

@@ -1,0 +1,102 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sift-itsm/sift/incident"
+	"github.com/sift-itsm/sift/internal/httpapi"
+)
+
+func (d *daemon) getJSON(t *testing.T, path string, v any) int {
+	t.Helper()
+	require.NoError(t, d.app.Engine().Flush(context.Background()))
+	resp, err := http.Get(d.url + path)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(v))
+	return resp.StatusCode
+}
+
+func TestIncidentAPI(t *testing.T) {
+	d := start(t, "")
+	code, body := d.post(t, "/api/v2/alerts", "["+promAlert("Down", "h1")+","+promAlert("Down", "h2")+"]")
+	require.Equal(t, http.StatusOK, code, body)
+
+	var page incident.Page
+	require.Equal(t, http.StatusOK, d.getJSON(t, "/api/v1/incidents?state=open", &page))
+	require.Len(t, page.Incidents, 1, "two alerts named Down with no CI and no service: one incident")
+	inc := page.Incidents[0]
+	require.Equal(t, "INC0000001", inc.ID)
+	require.Equal(t, incident.StateNew, inc.State)
+	require.Equal(t, incident.Priority(3), inc.Priority, "critical with no CI: impact 3, urgency 1")
+	require.Len(t, inc.Alerts, 2)
+
+	require.Equal(t, 1.0, gaugeWith(t, d.reg, "sift_incidents_open", "", ""))
+	require.Equal(t, 1.0, gaugeWith(t, d.reg, "sift_engine_incident_changes_total", "kind", "opened"))
+
+	var detail incident.JSON
+	require.Equal(t, http.StatusOK, d.getJSON(t, "/api/v1/incidents/INC0000001", &detail))
+	require.Len(t, detail.AlertDetails, 2)
+	require.NotEmpty(t, detail.Timeline)
+
+	code, body = d.post(t, "/api/v1/incidents/INC0000001/ack", `{"actor":"alice","text":"looking"}`)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"state":"acknowledged"`)
+
+	var e httpapi.Error
+	code, body = d.post(t, "/api/v1/incidents/INC0000001/ack", `{"actor":"alice"}`)
+	require.Equal(t, http.StatusConflict, code, body)
+	require.NoError(t, json.Unmarshal([]byte(body), &e))
+	require.Equal(t, "acknowledged", e.State, "a refused transition names the current state")
+
+	code, body = d.post(t, "/api/v1/incidents/INC0000001/close", `{}`)
+	require.Equal(t, http.StatusConflict, code, body)
+	code, body = d.post(t, "/api/v1/incidents/INC0000001/notes", `{"actor":"bob","text":"switch port flapping"}`)
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = d.post(t, "/api/v1/incidents/INC0000001/notes", `{"actor":"bob"}`)
+	require.Equal(t, http.StatusBadRequest, code, body)
+	require.Contains(t, body, `"field":"text"`)
+	code, body = d.post(t, "/api/v1/incidents/INC0000001/resolve", ``)
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = d.post(t, "/api/v1/incidents/INC0000001/close", ``)
+	require.Equal(t, http.StatusOK, code, body)
+
+	require.Equal(t, http.StatusOK, d.getJSON(t, "/api/v1/incidents/INC0000001", &detail))
+	require.Equal(t, incident.StateClosed, detail.State)
+	var actors []string
+	for _, en := range detail.Timeline {
+		if en.Kind == incident.EntryState || en.Kind == incident.EntryNote {
+			actors = append(actors, en.Actor+":"+en.To+en.Text)
+		}
+	}
+	require.Equal(t, []string{"alice:acknowledgedlooking", "bob:switch port flapping", "api:resolvedacknowledged -> resolved", "api:closedresolved -> closed"}, actors)
+
+	require.Equal(t, http.StatusOK, d.getJSON(t, "/api/v1/incidents?state=open", &page))
+	require.Empty(t, page.Incidents)
+	require.Equal(t, 0.0, gaugeWith(t, d.reg, "sift_incidents_open", "", ""))
+	require.Equal(t, 1.0, gaugeWith(t, d.reg, "sift_incidents_in_memory", "", ""), "closed, within retention")
+
+	for path, want := range map[string]int{
+		"/api/v1/incidents/INC0000009":          http.StatusNotFound,
+		"/api/v1/incidents/nope":                http.StatusBadRequest,
+		"/api/v1/incidents?state=sleeping":      http.StatusBadRequest,
+		"/api/v1/incidents?priority=P9":         http.StatusBadRequest,
+		"/api/v1/incidents?since=yesterday":     http.StatusBadRequest,
+		"/api/v1/incidents?limit=0":             http.StatusBadRequest,
+		"/api/v1/incidents?since=1h&priority=3": http.StatusOK,
+	} {
+		var raw json.RawMessage
+		require.Equal(t, want, d.getJSON(t, path, &raw), path)
+	}
+	code, _ = d.post(t, "/api/v1/incidents/INC0000009/ack", `{}`)
+	require.Equal(t, http.StatusNotFound, code)
+	code, _ = d.post(t, "/api/v1/incidents/INC0000001/frobnicate", `{}`)
+	require.Equal(t, http.StatusNotFound, code)
+	code, _ = d.post(t, "/api/v1/incidents/INC0000001/notes", `{"actor":"a","text":"x","extra":1}`)
+	require.Equal(t, http.StatusBadRequest, code, "unknown body fields are refused")
+}
