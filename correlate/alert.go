@@ -37,6 +37,9 @@ type Alert struct {
 	// sequence number of the incident it last joined, 0 for none.
 	CI          string
 	IncidentSeq uint64
+	// Suppressed says why the alert joined no incident ("silence
+	// SIL0000001"); empty when it was not suppressed.
+	Suppressed string
 	// Version counts the row's visible changes, from 1.
 	Version uint64
 
@@ -98,6 +101,7 @@ type AlertJSON struct {
 	Flapping     bool              `json:"flapping,omitempty"`
 	CI           string            `json:"ci,omitempty"`
 	IncidentID   string            `json:"incident_id,omitempty"`
+	Suppressed   string            `json:"suppressed,omitempty"`
 	FirstSeen    time.Time         `json:"first_seen"`
 	LastSeen     time.Time         `json:"last_seen"`
 	StartsAt     time.Time         `json:"starts_at"`
@@ -122,6 +126,7 @@ func (a *Alert) JSON() AlertJSON {
 		Acknowledged: a.Acknowledged,
 		Flapping:     a.Flapping,
 		CI:           a.CI,
+		Suppressed:   a.Suppressed,
 		FirstSeen:    a.FirstSeen(),
 		LastSeen:     a.LastSeen(),
 		StartsAt:     a.StartsAt(),
@@ -154,6 +159,7 @@ func schema() *memdb.DBSchema {
 			},
 		},
 		incident.Table: incident.TableSchema(),
+		tableSilences:  silenceTable(),
 	}}
 }
 

@@ -1,9 +1,11 @@
 package correlate
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/alertmanager/matcher/compat"
 	"github.com/prometheus/alertmanager/pkg/labels"
@@ -32,6 +34,9 @@ func NewAPI(e *Engine, logger *slog.Logger) *API {
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/alerts", a.list)
 	mux.HandleFunc("GET /api/v1/alerts/{fingerprint}", a.get)
+	mux.HandleFunc("GET /api/v1/silences", a.listSilences)
+	mux.HandleFunc("POST /api/v1/silences", a.addSilence)
+	mux.HandleFunc("DELETE /api/v1/silences/{id}", a.expireSilence)
 }
 
 // AlertFilter selects alerts for a list.
@@ -143,4 +148,117 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpapi.WriteJSON(w, http.StatusOK, al.JSON())
+}
+
+// SilenceJSON is the API representation of a silence.
+type SilenceJSON struct {
+	ID        string    `json:"id"`
+	Matchers  []string  `json:"matchers"`
+	StartsAt  time.Time `json:"starts_at"`
+	EndsAt    time.Time `json:"ends_at"`
+	CreatedBy string    `json:"created_by"`
+	Comment   string    `json:"comment"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	State     string    `json:"state"`
+}
+
+func silenceJSON(s *Silence, now time.Time) SilenceJSON {
+	j := SilenceJSON{
+		ID: s.ID, Matchers: make([]string, len(s.Matchers)),
+		StartsAt: s.StartsAt.UTC(), EndsAt: s.EndsAt.UTC(),
+		CreatedBy: s.CreatedBy, Comment: s.Comment,
+		CreatedAt: s.CreatedAt.UTC(), UpdatedAt: s.UpdatedAt.UTC(),
+		State: s.State(now),
+	}
+	for i, m := range s.Matchers {
+		j.Matchers[i] = m.String()
+	}
+	return j
+}
+
+// silenceBody is the body of POST /api/v1/silences.
+type silenceBody struct {
+	Matchers  []string  `json:"matchers"`
+	StartsAt  time.Time `json:"starts_at"`
+	EndsAt    time.Time `json:"ends_at"`
+	Duration  string    `json:"duration"`
+	CreatedBy string    `json:"created_by"`
+	Comment   string    `json:"comment"`
+}
+
+func (a *API) listSilences(w http.ResponseWriter, _ *http.Request) {
+	now := a.e.now()
+	out := struct {
+		Silences []SilenceJSON `json:"silences"`
+	}{Silences: []SilenceJSON{}}
+	it, err := a.e.st.db.Txn(false).Get(tableSilences, "id")
+	if err == nil {
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			out.Silences = append(out.Silences, silenceJSON(raw.(*Silence), now))
+		}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
+}
+
+func (a *API) addSilence(w http.ResponseWriter, r *http.Request) {
+	var body silenceBody
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		httpapi.BadParam(w, "body", err)
+		return
+	}
+	now := a.e.now()
+	s := Silence{StartsAt: body.StartsAt, EndsAt: body.EndsAt, CreatedBy: body.CreatedBy, Comment: body.Comment}
+	for _, text := range body.Matchers {
+		ms, err := a.parseMatchers(text, "api")
+		if err != nil {
+			httpapi.BadParam(w, "matchers", err)
+			return
+		}
+		s.Matchers = append(s.Matchers, ms...)
+	}
+	if s.StartsAt.IsZero() {
+		s.StartsAt = now
+	}
+	if body.Duration != "" {
+		if !s.EndsAt.IsZero() {
+			httpapi.BadParam(w, "duration", errors.New("give ends_at or duration, not both"))
+			return
+		}
+		d, err := model.ParseDuration(body.Duration)
+		if err != nil || d <= 0 {
+			httpapi.BadParam(w, "duration", errors.New("must be a positive duration like 2h"))
+			return
+		}
+		s.EndsAt = s.StartsAt.Add(time.Duration(d))
+	}
+	if !s.EndsAt.IsZero() && !s.EndsAt.After(now) {
+		httpapi.BadParam(w, "ends_at", errors.New("must be in the future"))
+		return
+	}
+	sil, err := a.e.AddSilence(r.Context(), s)
+	var fe *FieldError
+	switch {
+	case errors.As(err, &fe):
+		httpapi.WriteError(w, httpapi.Error{Code: http.StatusBadRequest, Field: fe.Field, Message: err.Error()})
+	case err != nil:
+		httpapi.WriteError(w, httpapi.Error{Code: http.StatusServiceUnavailable, Message: err.Error()})
+	default:
+		httpapi.WriteJSON(w, http.StatusCreated, silenceJSON(sil, now))
+	}
+}
+
+func (a *API) expireSilence(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	sil, err := a.e.ExpireSilence(r.Context(), id)
+	switch {
+	case errors.Is(err, ErrNoSilence):
+		httpapi.NotFound(w, "silence "+id+": "+err.Error())
+	case err != nil:
+		httpapi.WriteError(w, httpapi.Error{Code: http.StatusServiceUnavailable, Message: err.Error()})
+	default:
+		httpapi.WriteJSON(w, http.StatusOK, silenceJSON(sil, a.e.now()))
+	}
 }

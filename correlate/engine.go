@@ -86,11 +86,13 @@ type item struct {
 	// action, when set, is a user's action on an incident, applied after
 	// everything before it; its outcome goes to reply.
 	action *incident.Action
-	reply  chan actionResult
+	// silence, when set, creates or expires a silence.
+	silence *silenceOp
+	reply   chan commandResult
 }
 
-type actionResult struct {
-	inc *incident.Incident
+type commandResult struct {
+	v   any
 	err error
 }
 
@@ -277,9 +279,9 @@ func (e *Engine) Run(ctx context.Context) error {
 				flush()
 				continue
 			}
-			if it.action != nil {
+			if it.action != nil || it.silence != nil {
 				flush()
-				e.applyAction(it)
+				e.applyCommand(it)
 				continue
 			}
 			if parts == 0 {
@@ -330,17 +332,51 @@ func (e *Engine) applyBatch(events []ingest.Event) {
 	}
 }
 
-func (e *Engine) applyAction(it item) {
+func (e *Engine) applyCommand(it item) {
 	start := time.Now()
 	e.st.topo = e.Topology()
-	inc, b, err := e.st.act(e.now(), it.action, e.settings.Load())
-	it.reply <- actionResult{inc: inc, err: err}
+	var (
+		v   any
+		b   *Batch
+		err error
+	)
+	if it.action != nil {
+		v, b, err = e.st.act(e.now(), it.action, e.settings.Load())
+	} else {
+		b = &Batch{Now: e.now()}
+		v, err = e.st.applySilence(it.silence, b.Now, e.settings.Load())
+	}
+	it.reply <- commandResult{v: v, err: err}
 	e.m.observe(b, time.Since(start), e.st)
 	if b.Seq == 0 {
 		return
 	}
 	for _, s := range e.sinks {
 		s.Consume(b)
+	}
+}
+
+// command queues a command after everything submitted before it and
+// waits for its outcome.
+func (e *Engine) command(ctx context.Context, it item) (any, error) {
+	it.reply = make(chan commandResult, 1)
+	e.mu.RLock()
+	if e.closed {
+		e.mu.RUnlock()
+		return nil, ingest.ErrClosed
+	}
+	select {
+	case e.queue <- it:
+	case <-ctx.Done():
+		e.mu.RUnlock()
+		return nil, ctx.Err()
+	}
+	e.mu.RUnlock()
+	select {
+	case r := <-it.reply:
+		return r.v, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
 
@@ -352,25 +388,34 @@ func (e *Engine) Act(ctx context.Context, a incident.Action) (*incident.Incident
 	if err := a.Validate(); err != nil {
 		return nil, err
 	}
-	reply := make(chan actionResult, 1)
-	e.mu.RLock()
-	if e.closed {
-		e.mu.RUnlock()
-		return nil, ingest.ErrClosed
+	v, err := e.command(ctx, item{action: &a})
+	if err != nil {
+		return nil, err
 	}
-	select {
-	case e.queue <- item{action: &a, reply: reply}:
-	case <-ctx.Done():
-		e.mu.RUnlock()
-		return nil, ctx.Err()
+	return v.(*incident.Incident), nil
+}
+
+// AddSilence validates and stores a silence and returns it with its id. It
+// mutes alerts that fire (or fire again) while it is active.
+func (e *Engine) AddSilence(ctx context.Context, s Silence) (*Silence, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
 	}
-	e.mu.RUnlock()
-	select {
-	case r := <-reply:
-		return r.inc, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	v, err := e.command(ctx, item{silence: &silenceOp{set: &s}})
+	if err != nil {
+		return nil, err
 	}
+	return v.(*Silence), nil
+}
+
+// ExpireSilence ends a silence now; the firing alerts it muted correlate
+// with the next batch. Unknown ids are ErrNoSilence.
+func (e *Engine) ExpireSilence(ctx context.Context, id string) (*Silence, error) {
+	v, err := e.command(ctx, item{silence: &silenceOp{expire: id}})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Silence), nil
 }
 
 // SetTopology replaces the CMDB the engine binds alerts to, from the next

@@ -118,8 +118,14 @@ func (s *state) correlate(e *entry, a *Alert, ev *ingest.Event, set *Settings) {
 	if topo != nil && a.CI == "" {
 		a.CI, _ = topo.Bind(a.Labels)
 	}
+	a.Suppressed = ""
 	if _, ok := incident.UrgencyOf(a.Severity); !ok {
 		return // info: recorded, opens no incident
+	}
+	if id := s.silencedBy(a.Labels, ev.ReceivedAt); id != "" {
+		a.Suppressed = "silence " + id
+		s.mutedBy[id] = append(s.mutedBy[id], a.Fingerprint)
+		return
 	}
 	recv := unixNano(ev.ReceivedAt)
 	evt := eventTime(ev, set.EventSkew)

@@ -188,6 +188,12 @@ type state struct {
 	incSeq    uint64
 	// openIncidents counts incidents in an open state.
 	openIncidents int
+
+	// silences are the silences not yet ended; mutedBy the alerts each
+	// muted.
+	silences []*Silence
+	mutedBy  map[string][]model.Fingerprint
+	silSeq   uint64
 	// applyNo counts apply calls; dirty, opened and removedInc are the
 	// incidents this one changed, opened and removed.
 	applyNo    uint64
@@ -212,6 +218,7 @@ func newState() *state {
 		incidents: make(map[uint64]*incState),
 		groups:    make(map[string]*incState),
 		ciInc:     make(map[string]*incState),
+		mutedBy:   make(map[string][]model.Fingerprint),
 	}
 }
 
@@ -271,6 +278,9 @@ func (s *state) apply(now time.Time, events []ingest.Event, set *Settings) *Batc
 	b := &Batch{Now: now, Events: events}
 	tx := lazyTxn{db: s.db}
 	s.applyNo++
+	if len(s.silences) > 0 {
+		s.unsilence(&tx, now, set, b)
+	}
 	for i := range events {
 		s.runTimers(&tx, unixNano(events[i].ReceivedAt), set, b)
 		s.applyEvent(&tx, &events[i], set, b)

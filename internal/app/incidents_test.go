@@ -100,3 +100,65 @@ func TestIncidentAPI(t *testing.T) {
 	code, _ = d.post(t, "/api/v1/incidents/INC0000001/notes", `{"actor":"a","text":"x","extra":1}`)
 	require.Equal(t, http.StatusBadRequest, code, "unknown body fields are refused")
 }
+
+func TestSilenceAPI(t *testing.T) {
+	d := start(t, "")
+	code, body := d.post(t, "/api/v1/silences", `{"matchers":["instance=\"h1\""],"duration":"1h","created_by":"alice","comment":"maintenance"}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	var sil struct {
+		ID, State string
+		Matchers  []string
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &sil))
+	require.Equal(t, "SIL0000001", sil.ID)
+	require.Equal(t, "active", sil.State)
+	require.Equal(t, []string{`instance="h1"`}, sil.Matchers)
+
+	code, body = d.post(t, "/api/v2/alerts", "["+promAlert("Down", "h1")+","+promAlert("Down", "h2")+"]")
+	require.Equal(t, http.StatusOK, code, body)
+	page := d.alerts(t)
+	require.Len(t, page.Alerts, 2)
+	for _, a := range page.Alerts {
+		if a.Labels["instance"] == "h1" {
+			require.Equal(t, "silence SIL0000001", a.Suppressed)
+			require.Empty(t, a.IncidentID)
+		} else {
+			require.Empty(t, a.Suppressed)
+			require.Equal(t, "INC0000001", a.IncidentID)
+		}
+	}
+
+	var list struct{ Silences []json.RawMessage }
+	require.Equal(t, http.StatusOK, d.getJSON(t, "/api/v1/silences", &list))
+	require.Len(t, list.Silences, 1)
+
+	for _, c := range []struct{ body, field string }{
+		{`{"matchers":["instance=\"h1\""],"duration":"1h","comment":"x"}`, "created_by"},
+		{`{"matchers":[],"duration":"1h","created_by":"a","comment":"x"}`, "matchers"},
+		{`{"matchers":["{{"],"duration":"1h","created_by":"a","comment":"x"}`, "matchers"},
+		{`{"matchers":["a=\"b\""],"created_by":"a","comment":"x"}`, "ends_at"},
+		{`{"matchers":["a=\"b\""],"duration":"-1h","created_by":"a","comment":"x"}`, "duration"},
+		{`{"matchers":["a=\"b\""],"duration":"1h","created_by":"a","comment":"x","extra":1}`, "body"},
+	} {
+		code, body := d.post(t, "/api/v1/silences", c.body)
+		require.Equal(t, http.StatusBadRequest, code, c.body)
+		require.Contains(t, body, `"field":"`+c.field+`"`, c.body)
+	}
+
+	req, _ := http.NewRequest(http.MethodDelete, d.url+"/api/v1/silences/SIL0000001", nil)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "already ended")
+
+	// The next batch lets the muted alert correlate.
+	code, _ = d.post(t, "/api/v2/alerts", "["+promAlert("Other", "h9")+"]")
+	require.Equal(t, http.StatusOK, code)
+	for _, a := range d.alerts(t).Alerts {
+		require.Empty(t, a.Suppressed, a.Labels)
+	}
+}
