@@ -18,14 +18,20 @@ import (
 // and a file of nested aliases would otherwise expand exponentially.
 const maxNodeVisits = 1 << 20
 
+// maxErrors bounds the errors reported for one file.
+const maxErrors = 200
+
 // decoder walks a yaml.v3 node tree by hand rather than decoding into
 // structs: that is what lets every error carry its line and field path,
 // lets decoding go on past an error so that all of them are reported, and
 // makes unknown keys errors everywhere (yaml.v3's Node.Decode has no
 // strict mode).
 type decoder struct {
-	file          string
-	errs          Errors
+	file string
+	errs Errors
+	// nerrs counts errors, including those beyond maxErrors that errs
+	// does not keep: callers compare it to know whether a part was valid.
+	nerrs         int
 	visits        int
 	parseMatchers compat.ParseMatchers
 }
@@ -52,7 +58,7 @@ func (d *decoder) document(b []byte) *yaml.Node {
 		if err != nil {
 			line = 0
 		}
-		d.errs = append(d.errs, &Error{Position: Position{File: d.file, Line: line}, Msg: "only one YAML document is allowed"})
+		d.errorf(&yaml.Node{Line: line}, "", "only one YAML document is allowed")
 	}
 	if len(doc.Content) == 0 {
 		return nil
@@ -79,10 +85,17 @@ func (d *decoder) yamlError(err error) {
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
-	d.errs = append(d.errs, &Error{Position: Position{File: d.file, Line: line}, Msg: "invalid YAML: " + msg})
+	d.errorf(&yaml.Node{Line: line}, "", "invalid YAML: %s", msg)
 }
 
 func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
+	d.nerrs++
+	if len(d.errs) >= maxErrors {
+		if len(d.errs) == maxErrors {
+			d.errs = append(d.errs, &Error{Position: Position{File: d.file, Line: 1 << 30}, Msg: fmt.Sprintf("too many errors; only the first %d are shown", maxErrors)})
+		}
+		return
+	}
 	e := &Error{Position: Position{File: d.file}, Field: field, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		e.Line, e.Column = n.Line, n.Column
@@ -99,7 +112,9 @@ func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
 	}
 	d.visits++
 	if d.visits == maxNodeVisits {
-		d.errorf(n, "", "document too large or too deeply aliased")
+		// Not subject to maxErrors: it explains why the rest is missing.
+		d.nerrs++
+		d.errs = append(d.errs, &Error{Position: d.pos(n), Column: n.Column, Msg: "document too large or too deeply aliased"})
 	}
 	if d.visits >= maxNodeVisits {
 		return nil
@@ -130,9 +145,18 @@ func kindName(n *yaml.Node) string {
 		if isNull(n) {
 			return "empty"
 		}
-		return strconv.Quote(n.Value)
+		return quote(n.Value)
 	}
 	return "unknown YAML"
+}
+
+// quote quotes s for an error message, cut to a readable length.
+func quote(s string) string {
+	const max = 64
+	if len(s) > max {
+		return strconv.Quote(strings.ToValidUTF8(s[:max], "")) + "..."
+	}
+	return strconv.Quote(s)
 }
 
 // object walks a mapping: each key must have a handler, which is called
@@ -169,7 +193,7 @@ func (d *decoder) object(n *yaml.Node, path string, handlers map[string]func(v *
 			if key == "<<" {
 				d.errorf(k, path, "merge keys (<<) are not supported")
 			} else {
-				d.errorf(k, fpath, "unknown field %q", key)
+				d.errorf(k, fpath, "unknown field %s", quote(key))
 			}
 			continue
 		}
@@ -217,7 +241,7 @@ func (d *decoder) boolean(n *yaml.Node, path string, dst *bool) {
 		return
 	}
 	if n.Tag != "!!bool" {
-		d.errorf(n, path, "must be true or false, got %q", v)
+		d.errorf(n, path, "must be true or false, got %s", quote(v))
 		return
 	}
 	_ = n.Decode(dst)
@@ -230,7 +254,7 @@ func (d *decoder) integer(n *yaml.Node, path string, dst *int) {
 	}
 	i, err := strconv.Atoi(v)
 	if err != nil || n.Tag != "!!int" {
-		d.errorf(n, path, "must be an integer, got %q", v)
+		d.errorf(n, path, "must be an integer, got %s", quote(v))
 		return
 	}
 	*dst = i
@@ -243,7 +267,7 @@ func (d *decoder) duration(n *yaml.Node, path string, dst *time.Duration) {
 	}
 	md, err := model.ParseDuration(v)
 	if err != nil {
-		d.errorf(n, path, "%q is not a duration (use e.g. 30s, 5m, 1h)", v)
+		d.errorf(n, path, "%s is not a duration (use e.g. 30s, 5m, 1h)", quote(v))
 		return
 	}
 	*dst = time.Duration(md)
@@ -256,7 +280,7 @@ func (d *decoder) timestamp(n *yaml.Node, path string, dst *time.Time) {
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		d.errorf(n, path, "%q is not an RFC 3339 time (use e.g. 2026-11-24T22:00:00Z or 2026-11-24T23:00:00+01:00)", v)
+		d.errorf(n, path, "%s is not an RFC 3339 time (use e.g. 2026-11-24T22:00:00Z or 2026-11-24T23:00:00+01:00)", quote(v))
 		return
 	}
 	*dst = t
@@ -281,11 +305,11 @@ func (d *decoder) matchers(n *yaml.Node, path string, dst *labels.Matchers) {
 		}
 		ms, err := d.parseMatchers(v, "rules")
 		if err != nil {
-			d.errorf(item, path, "invalid matcher %q: %v", v, err)
+			d.errorf(item, path, "invalid matcher %s: %v", quote(v), err)
 			return
 		}
 		if len(ms) == 0 {
-			d.errorf(item, path, "no matcher in %q", v)
+			d.errorf(item, path, "no matcher in %s", quote(v))
 			return
 		}
 		*dst = append(*dst, ms...)
@@ -295,7 +319,7 @@ func (d *decoder) matchers(n *yaml.Node, path string, dst *labels.Matchers) {
 // labelName checks a label name as Alertmanager's UTF-8 mode does.
 func (d *decoder) labelName(n *yaml.Node, path, name string) bool {
 	if name == "" || !model.UTF8Validation.IsValidLabelName(name) {
-		d.errorf(n, path, "%q is not a valid label name", name)
+		d.errorf(n, path, "%s is not a valid label name", quote(name))
 		return false
 	}
 	return true

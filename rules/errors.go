@@ -35,7 +35,16 @@ func (e *Error) Error() string {
 		b.WriteString(e.File)
 		b.WriteByte(':')
 	}
-	fmt.Fprintf(&b, "%d:%d: ", e.Line, e.Column)
+	switch {
+	case e.Line >= 1<<30: // "too many errors", sorted last
+	case e.Column > 0:
+		fmt.Fprintf(&b, "%d:%d: ", e.Line, e.Column)
+	case e.Line > 0:
+		fmt.Fprintf(&b, "%d: ", e.Line)
+	}
+	if e.File != "" && b.Len() == len(e.File)+1 {
+		b.WriteByte(' ')
+	}
 	if e.Field != "" {
 		b.WriteString(e.Field)
 		b.WriteString(": ")

@@ -125,7 +125,7 @@ func parseFile(name string, b []byte, pm compat.ParseMatchers) (*file, Errors) {
 
 func (d *decoder) correlationRule(n *yaml.Node, path string, f *file) *CorrelationRule {
 	r := &CorrelationRule{Pos: d.pos(n), Window: DefaultWindow, MaxDuration: DefaultMaxDuration}
-	nerr := len(d.errs)
+	nerr := d.nerrs
 	seen := d.object(n, path, map[string]func(*yaml.Node, string){
 		"name":                func(v *yaml.Node, p string) { d.str(v, p, &r.Name) },
 		"match":               func(v *yaml.Node, p string) { d.matchers(v, p, &r.Matchers) },
@@ -168,7 +168,7 @@ func (d *decoder) correlationRule(n *yaml.Node, path string, f *file) *Correlati
 	if r.MaxDuration < r.Window {
 		d.errorf(n, join(path, "max_duration"), "must be at least the window (%s), got %s", fmtDur(r.Window), fmtDur(r.MaxDuration))
 	}
-	if len(d.errs) > nerr {
+	if d.nerrs > nerr {
 		return nil
 	}
 	return r
@@ -199,11 +199,11 @@ func (d *decoder) keyEntries(n *yaml.Node, path string, allowCI bool) [][]string
 		for _, a := range alts {
 			if attr, ok := strings.CutPrefix(a, CIPrefix); ok {
 				if !allowCI {
-					d.errorf(item, path, "CI attributes (%q) are not allowed here", a)
+					d.errorf(item, path, "CI attributes (%s) are not allowed here", quote(a))
 					return
 				}
 				if attr == "" || strings.ContainsAny(attr, " \t\n\"{}=,") {
-					d.errorf(item, path, "%q is not a valid CI attribute (use e.g. ci.site, ci.class, ci.support_group, ci.id)", a)
+					d.errorf(item, path, "%s is not a valid CI attribute (use e.g. ci.site, ci.class, ci.support_group, ci.id)", quote(a))
 					return
 				}
 				continue
@@ -214,7 +214,7 @@ func (d *decoder) keyEntries(n *yaml.Node, path string, allowCI bool) [][]string
 		}
 		text := strings.Join(alts, "|")
 		if seen[text] {
-			d.errorf(item, path, "%q is listed twice", text)
+			d.errorf(item, path, "%s is listed twice", quote(text))
 			return
 		}
 		seen[text] = true
@@ -240,7 +240,7 @@ func (d *decoder) topology(n *yaml.Node, path string) *Topology {
 					return
 				}
 				if !slices.Contains(AllRelations, s) {
-					d.errorf(item, p, "unknown relation type %q (use %s)", s, strings.Join(AllRelations, ", "))
+					d.errorf(item, p, "unknown relation type %s (use %s)", quote(s), strings.Join(AllRelations, ", "))
 					return
 				}
 				if !slices.Contains(rels, s) {
@@ -282,7 +282,7 @@ func (d *decoder) level(n *yaml.Node, path string, dst *int) {
 
 func (d *decoder) inhibitRule(n *yaml.Node, path string, f *file) *InhibitRule {
 	r := &InhibitRule{Pos: d.pos(n)}
-	nerr := len(d.errs)
+	nerr := d.nerrs
 	seen := d.object(n, path, map[string]func(*yaml.Node, string){
 		"name":         func(v *yaml.Node, p string) { d.str(v, p, &r.Name) },
 		"source_match": func(v *yaml.Node, p string) { d.matchers(v, p, &r.SourceMatchers) },
@@ -311,7 +311,7 @@ func (d *decoder) inhibitRule(n *yaml.Node, path string, f *file) *InhibitRule {
 		}
 	}
 	slices.Sort(r.Equal)
-	if len(d.errs) > nerr {
+	if d.nerrs > nerr {
 		return nil
 	}
 	return r
@@ -319,7 +319,7 @@ func (d *decoder) inhibitRule(n *yaml.Node, path string, f *file) *InhibitRule {
 
 func (d *decoder) maintenanceWindow(n *yaml.Node, path string, f *file) *MaintenanceWindow {
 	w := &MaintenanceWindow{Pos: d.pos(n)}
-	nerr := len(d.errs)
+	nerr := d.nerrs
 	seen := d.object(n, path, map[string]func(*yaml.Node, string){
 		"name": func(v *yaml.Node, p string) { d.str(v, p, &w.Name) },
 		"cis": func(v *yaml.Node, p string) {
@@ -358,7 +358,7 @@ func (d *decoder) maintenanceWindow(n *yaml.Node, path string, f *file) *Mainten
 	}
 	slices.Sort(w.CIs)
 	w.CIs = slices.Compact(w.CIs)
-	if len(d.errs) > nerr {
+	if d.nerrs > nerr {
 		return nil
 	}
 	return w

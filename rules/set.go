@@ -18,11 +18,11 @@ func Default() *Set {
 // DefaultRule returns the built-in rule "default", the last rule of every
 // Set. It is the rule file entry
 //
-//	- name: default
-//	  group_by: [alertname, [service, cluster, job]]
-//	  window: 5m
-//	  max_duration: 24h
-//	  topology: {max_hops: 3}   # all relation types
+//   - name: default
+//     group_by: [alertname, [service, cluster, job]]
+//     window: 5m
+//     max_duration: 24h
+//     topology: {max_hops: 3}   # all relation types
 //
 // that is: alerts bound to CIs linked through any relation within 3 hops
 // that fire within 5 minutes of the incident's last alert form one
