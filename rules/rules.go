@@ -85,6 +85,7 @@ type CorrelationRule struct {
 	// Pos is where the rule is defined; zero for the built-in rule.
 	Pos Position
 
+	match      []matcher // Matchers, compiled, cheapest first
 	groupKey   keySpec
 	topoKey    keySpec
 	recurrence keySpec
@@ -217,8 +218,10 @@ func (s *Set) Match(ls ingest.Labels) []*CorrelationRule {
 func (s *Set) AppendMatch(dst []*CorrelationRule, ls ingest.Labels) []*CorrelationRule {
 	n := len(dst)
 	last := len(s.Correlation) - 1
+	var buf [24]labelPair
+	v := unpack(buf[:0], ls)
 	for _, r := range s.Correlation[:last] {
-		if !r.Matches(ls) {
+		if !v.matches(r.match) {
 			continue
 		}
 		dst = append(dst, r)

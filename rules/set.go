@@ -42,6 +42,7 @@ func DefaultRule() *CorrelationRule {
 }
 
 func (r *CorrelationRule) compile() {
+	r.match = compileMatchers(r.Matchers)
 	r.groupKey = compileKey(r.GroupBy)
 	if r.Topology != nil {
 		r.topoKey = compileKey(r.Topology.GroupBy)
