@@ -52,7 +52,7 @@ correlation_rules:
 		t.Helper()
 		require.Equal(t, want, names(s.Match(ls)), ls.String())
 	}
-	f(lbls("team", "db", "env", "prod"), "audit", "db")        // continue goes on; first non-continue match stops
+	f(lbls("team", "db", "env", "prod"), "audit", "db")            // continue goes on; first non-continue match stops
 	f(lbls("team", "net", "severity", "major", "env", "p"), "net") // every matcher of a line must match
 	f(lbls("team", "net", "severity", "warning", "env", "p"), DefaultRuleName)
 	f(lbls("alertname", "x"), "missing-is-empty") // a missing label is the empty value

@@ -42,7 +42,7 @@ maintenance_windows:
 		require.Equal(t, want != "", ok, "%s %s %s", at, ci, ls)
 		require.Equal(t, want, w)
 	}
-	f("2026-11-28T21:59:59Z", "db-1", "", "")         // before start
+	f("2026-11-28T21:59:59Z", "db-1", "", "")          // before start
 	f("2026-11-28T22:00:00Z", "db-1", "", "migration") // start is inclusive
 	f("2026-11-29T00:59:59Z", "db-2", "", "migration") // end is 01:00Z, written in +01:00
 	f("2026-11-29T01:00:00Z", "db-2", "", "")          // end is exclusive
@@ -51,8 +51,8 @@ maintenance_windows:
 	f("2026-11-28T23:00:00Z", "", "billing", "billing")
 	f("2026-11-28T23:00:00Z", "db-1", "billing", "migration") // first window in file order
 	f("2026-11-29T12:00:00Z", "db-1", "billing", "billing")
-	f("2026-11-29T12:00:00Z", "db-3", "", "")            // cis and match must both hold
-	f("2026-11-29T12:00:00Z", "db-3", "web", "both")     // (lbls adds alertname=DiskFull)
+	f("2026-11-29T12:00:00Z", "db-3", "", "")        // cis and match must both hold
+	f("2026-11-29T12:00:00Z", "db-3", "web", "both") // (lbls adds alertname=DiskFull)
 	f("2026-11-29T12:00:00Z", "db-4", "web", "")
 
 	// The time's location does not matter, only the instant.
