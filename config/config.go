@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/alecthomas/units"
@@ -17,6 +18,7 @@ import (
 type Config struct {
 	Ingest IngestConfig `yaml:"ingest"`
 	Engine EngineConfig `yaml:"engine"`
+	Rules  RulesConfig  `yaml:"rules"`
 
 	// original bytes, for the config hash metric.
 	raw []byte
@@ -40,6 +42,15 @@ type EngineConfig struct {
 	ResolveTimeout    Duration `yaml:"resolve_timeout"`
 	ResolvedRetention Duration `yaml:"resolved_retention"`
 	TickInterval      Duration `yaml:"tick_interval"`
+}
+
+// RulesConfig names the rule files (correlation, inhibition,
+// maintenance; see docs/rules.md).
+type RulesConfig struct {
+	// Files are paths or globs; relative ones are resolved against the
+	// config file's directory. None means the built-in default rules.
+	// Reloaded with the config.
+	Files []string `yaml:"files"`
 }
 
 // Default returns the embedded defaults: what siftd runs with when no
@@ -70,6 +81,11 @@ func Load(path string) (*Config, error) {
 	c, err := Parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("config file %q: %w", path, err)
+	}
+	for i, f := range c.Rules.Files {
+		if !filepath.IsAbs(f) {
+			c.Rules.Files[i] = filepath.Join(filepath.Dir(path), f)
+		}
 	}
 	return c, nil
 }
@@ -106,6 +122,9 @@ func (c *Config) Validate() error {
 	check(e.BatchMaxWait > 0 && e.BatchMaxWait <= Duration(time.Second), "engine.batch_max_wait", "must be over 0 and at most 1s, got %s", e.BatchMaxWait)
 	check(e.ResolveTimeout > 0, "engine.resolve_timeout", "must be over 0, got %s", e.ResolveTimeout)
 	check(e.ResolvedRetention > 0, "engine.resolved_retention", "must be over 0, got %s", e.ResolvedRetention)
+	for i, f := range c.Rules.Files {
+		check(f != "", fmt.Sprintf("rules.files[%d]", i), "must not be empty")
+	}
 	check(e.TickInterval >= Duration(10*time.Millisecond) && e.TickInterval <= Duration(time.Minute), "engine.tick_interval", "must be from 10ms to 1m, got %s", e.TickInterval)
 	return errors.Join(errs...)
 }
