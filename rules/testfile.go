@@ -51,8 +51,8 @@ type TestEvent struct {
 	Annotations ingest.Labels
 	Status      ingest.Status
 	// Severity is the normalised severity; RawSeverity what the file
-	// said ("" when it said nothing, which the engine takes as warning,
-	// or as the alert's severity label).
+	// said, or, as in the generic event format, the severity label when
+	// it said nothing (warning when neither is there or known).
 	Severity    ingest.Severity
 	RawSeverity string
 	// Repeat sends the event this many more times, Every apart (as
@@ -325,6 +325,10 @@ func (d *decoder) testEvent(n *yaml.Node, path string) *TestEvent {
 	}
 	if k, ok := seen["labels"]; ok && e.Labels == "" && d.nerrs == nerr {
 		d.errorf(k, join(path, "labels"), "must hold at least one label")
+	}
+	if _, ok := seen["severity"]; !ok {
+		e.RawSeverity, _ = e.Labels.Get("severity")
+		e.Severity, _ = ingest.NormalizeSeverity(e.RawSeverity)
 	}
 	if e.Repeat > 0 && e.Every <= 0 {
 		d.errorf(n, join(path, "every"), "is required and over 0 when repeat is given")

@@ -22,7 +22,7 @@ func TestLoadTestFileGood(t *testing.T) {
 	require.Equal(t, "switch failure", tc.Name)
 	require.Equal(t, DefaultTestStart, tc.Start)
 	require.Equal(t, time.Monday, tc.Start.Weekday())
-	require.Len(t, tc.Events, 3)
+	require.Len(t, tc.Events, 4)
 	e := tc.Events[1]
 	require.Equal(t, 30*time.Second, e.At)
 	require.Equal(t, lbls("alertname", "HostDown", "instance", "h1"), e.Labels)
@@ -33,6 +33,8 @@ func TestLoadTestFileGood(t *testing.T) {
 	require.Equal(t, ingest.StatusResolved, tc.Events[2].Status)
 	require.Equal(t, ingest.SeverityWarning, tc.Events[2].Severity, "no severity: warning")
 	require.Equal(t, "", tc.Events[2].RawSeverity)
+	require.Equal(t, ingest.SeverityMajor, tc.Events[3].Severity, "the severity label, as in generic events")
+	require.Equal(t, "high", tc.Events[3].RawSeverity)
 
 	x := tc.Expect[0]
 	require.Equal(t, 5*time.Minute, x.At)
@@ -99,4 +101,15 @@ func TestTestFileErrors(t *testing.T) {
 	f("bad state", "tests:\n  - name: a\n    events: []\n    expect:\n      - at: 1m\n        incidents:\n          - {alerts: [A], state: open}\n", wantErr{7, "tests[0].expect[0].incidents[0].state", "must be one of new"})
 	f("bad suppression", "tests:\n  - name: a\n    events: []\n    expect:\n      - at: 1m\n        suppressed:\n          - {alert: A, by: mute}\n", wantErr{7, "tests[0].expect[0].suppressed[0].by", "must be one of silence"})
 	f("suppression without by", "tests:\n  - name: a\n    events: []\n    expect:\n      - at: 1m\n        suppressed:\n          - {alert: A}\n", wantErr{7, "tests[0].expect[0].suppressed[0].by", "is required"})
+}
+
+func TestShippedExampleRuleTestsAreValid(t *testing.T) {
+	if _, err := os.Stat("../deploy/examples/cmdb.yml"); err != nil {
+		t.Skip("the example CMDB the tests reference is not in this tree yet:", err)
+	}
+	tf, err := LoadTestFile("../deploy/examples/rules_test.yml")
+	require.NoError(t, err)
+	require.NotEmpty(t, tf.Tests)
+	_, err = Load(tf.RuleFiles...)
+	require.NoError(t, err)
 }
