@@ -181,11 +181,12 @@ func (b *bucket) lowest(nonTargetOnly bool) model.Fingerprint {
 }
 
 // Inhibits reports whether a firing source alert inhibits an alert with
-// labels target, with Alertmanager's semantics: for the first inhibit
-// rule (in file order) whose target side matches target, some indexed
-// source alert has the same values of the equal labels; when target
-// also matches the rule's source side, only sources that do not match
-// the target side count, so an alert never inhibits itself.
+// labels target, with Alertmanager's semantics, and names the first
+// inhibit rule (in file order) that does: one whose target side matches
+// target and that has an indexed source alert with the same values of
+// the equal labels. When target also matches the rule's source side,
+// only sources that do not match the target side count, so an alert
+// never inhibits itself.
 func (ix *InhibitIndex) Inhibits(target ingest.Labels) (Inhibition, bool) {
 	var buf [256]byte
 	for i := range ix.rules {

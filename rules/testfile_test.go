@@ -62,16 +62,7 @@ func TestTestFileErrors(t *testing.T) {
 		t.Helper()
 		path := filepath.Join(dir, "t.yml")
 		_, err := ParseTestFile(path, []byte(doc))
-		require.Error(t, err, name)
-		var es Errors
-		require.ErrorAs(t, err, &es, name)
-		require.Len(t, es, len(want), "%s: %v", name, err)
-		for i, w := range want {
-			require.Equal(t, path, es[i].File)
-			require.Equal(t, w.line, es[i].Line, "%s: %v", name, es[i])
-			require.Equal(t, w.field, es[i].Field, "%s: %v", name, es[i])
-			require.Contains(t, es[i].Msg, w.msg, "%s: %v", name, es[i])
-		}
+		requireErrors(t, name, err, path, want...)
 	}
 	ok := "tests:\n  - name: t\n    events: []\n    expect: []\n"
 	_, err := ParseTestFile(filepath.Join(dir, "t.yml"), []byte("rule_files: [rules.yml]\n"+ok))

@@ -19,24 +19,31 @@ type wantErr struct {
 	msg   string
 }
 
+// requireErrors checks that err is Errors holding exactly want, in order,
+// each in file.
+func requireErrors(t *testing.T, name string, err error, file string, want ...wantErr) {
+	t.Helper()
+	require.Error(t, err, name)
+	var es Errors
+	require.True(t, errors.As(err, &es), name)
+	require.Len(t, es, len(want), "%s: %v", name, err)
+	for i, w := range want {
+		e := es[i]
+		require.Equal(t, file, e.File, name)
+		require.Equal(t, w.line, e.Line, "%s: %v", name, e)
+		require.Equal(t, w.field, e.Field, "%s: %v", name, e)
+		require.Contains(t, e.Msg, w.msg, "%s: %v", name, e)
+		if w.line > 0 {
+			require.True(t, strings.HasPrefix(e.Error(), fmt.Sprintf("%s:%d:", file, w.line)), e.Error())
+		}
+	}
+}
+
 func TestValidationErrors(t *testing.T) {
 	f := func(name, doc string, want ...wantErr) {
 		t.Helper()
 		_, err := Parse("r.yml", []byte(doc))
-		require.Error(t, err, name)
-		var es Errors
-		require.True(t, errors.As(err, &es), name)
-		require.Len(t, es, len(want), "%s: %v", name, err)
-		for i, w := range want {
-			e := es[i]
-			require.Equal(t, "r.yml", e.File, name)
-			require.Equal(t, w.line, e.Line, "%s: %v", name, e)
-			require.Equal(t, w.field, e.Field, "%s: %v", name, e)
-			require.Contains(t, e.Msg, w.msg, "%s: %v", name, e)
-			if w.line > 0 {
-				require.True(t, strings.HasPrefix(e.Error(), fmt.Sprintf("r.yml:%d:", w.line)), e.Error())
-			}
-		}
+		requireErrors(t, name, err, "r.yml", want...)
 	}
 
 	f("not yaml", "correlation_rules: [\n", wantErr{1, "", "invalid YAML"})
