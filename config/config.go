@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/alecthomas/units"
@@ -19,6 +20,7 @@ type Config struct {
 	Engine EngineConfig `yaml:"engine"`
 	// Incidents configures the incident lifecycle.
 	Incidents IncidentsConfig `yaml:"incidents"`
+	Rules     RulesConfig     `yaml:"rules"`
 
 	// original bytes, for the config hash metric.
 	raw []byte
@@ -69,6 +71,15 @@ type FlappingConfig struct {
 	Window  Duration `yaml:"window"`
 }
 
+// RulesConfig names the rule files (correlation, inhibition,
+// maintenance; see docs/rules.md).
+type RulesConfig struct {
+	// Files are paths or globs; relative ones are resolved against the
+	// config file's directory. None means the built-in default rules.
+	// Reloaded with the config.
+	Files []string `yaml:"files"`
+}
+
 // Default returns the embedded defaults: what siftd runs with when no
 // config file is given, and what every omitted key takes.
 func Default() *Config {
@@ -107,6 +118,11 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config file %q: %w", path, err)
 	}
+	for i, f := range c.Rules.Files {
+		if !filepath.IsAbs(f) {
+			c.Rules.Files[i] = filepath.Join(filepath.Dir(path), f)
+		}
+	}
 	return c, nil
 }
 
@@ -142,6 +158,9 @@ func (c *Config) Validate() error {
 	check(e.BatchMaxWait > 0 && e.BatchMaxWait <= Duration(time.Second), "engine.batch_max_wait", "must be over 0 and at most 1s, got %s", e.BatchMaxWait)
 	check(e.ResolveTimeout > 0, "engine.resolve_timeout", "must be over 0, got %s", e.ResolveTimeout)
 	check(e.ResolvedRetention > 0, "engine.resolved_retention", "must be over 0, got %s", e.ResolvedRetention)
+	for i, f := range c.Rules.Files {
+		check(f != "", fmt.Sprintf("rules.files[%d]", i), "must not be empty")
+	}
 	check(e.TickInterval >= Duration(10*time.Millisecond) && e.TickInterval <= Duration(time.Minute), "engine.tick_interval", "must be from 10ms to 1m, got %s", e.TickInterval)
 	n := &c.Incidents
 	check(n.ResolveHold >= 0, "incidents.resolve_hold", "must not be negative, got %s", n.ResolveHold)

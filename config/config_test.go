@@ -71,3 +71,16 @@ func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "nope.yml"))
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
+
+func TestRulesFilesResolveAgainstTheConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "sift.yml")
+	require.NoError(t, os.WriteFile(path, []byte("rules:\n  files: [rules/*.yml, /etc/sift/extra.yml]\n"), 0o644))
+	c, err := Load(path)
+	require.NoError(t, err)
+	require.Equal(t, []string{filepath.Join(dir, "rules/*.yml"), "/etc/sift/extra.yml"}, c.Rules.Files)
+	require.Empty(t, Default().Rules.Files, "no rule files by default: the built-in rules")
+
+	_, err = Parse([]byte("rules:\n  files: ['']\n"))
+	require.ErrorContains(t, err, "rules.files[0]: must not be empty")
+}

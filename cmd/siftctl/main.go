@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/common/version"
 
 	"github.com/sift-itsm/sift/config"
+	"github.com/sift-itsm/sift/rules"
 )
 
 func main() {
@@ -30,6 +31,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	checkConfig := check.Command("config", "Check siftd configuration files.")
 	configFiles := checkConfig.Arg("file", "Configuration files to check.").Required().ExistingFiles()
 
+	rulesCmd := a.Command("rules", "Work with rule files.")
+	rulesCheck := rulesCmd.Command("check", "Check rule files (correlation, inhibition, maintenance).")
+	ruleFiles := rulesCheck.Arg("file", "Rule files to check.").Required().ExistingFiles()
+
 	if len(args) == 0 {
 		a.Usage(nil)
 		return 2
@@ -45,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case checkConfig.FullCommand():
 		return checkConfigs(*configFiles, stdout, stderr)
+	case rulesCheck.FullCommand():
+		return checkRules(*ruleFiles, stdout, stderr)
 	}
 	return 0
 }
@@ -60,6 +67,30 @@ func checkConfigs(files []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		fmt.Fprintf(stdout, "SUCCESS: %s is valid siftd configuration\n", f)
+	}
+	return code
+}
+
+// checkRules validates each rule file as siftd would load it, reporting
+// every file and every error in it; then, if each file is valid alone,
+// the files together, as siftd loads them (names must be unique across
+// files).
+func checkRules(files []string, stdout, stderr io.Writer) int {
+	code := 0
+	for _, f := range files {
+		s, err := rules.Load(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "FAILED: %s:\n%v\n", f, err)
+			code = 1
+			continue
+		}
+		fmt.Fprintf(stdout, "SUCCESS: %s: %s\n", f, s.Summary())
+	}
+	if code == 0 && len(files) > 1 {
+		if _, err := rules.Load(files...); err != nil {
+			fmt.Fprintf(stderr, "FAILED: the files together:\n%v\n", err)
+			code = 1
+		}
 	}
 	return code
 }

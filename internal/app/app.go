@@ -26,6 +26,7 @@ import (
 	"github.com/sift-itsm/sift/incident"
 	"github.com/sift-itsm/sift/ingest"
 	"github.com/sift-itsm/sift/internal/httpapi"
+	"github.com/sift-itsm/sift/rules"
 )
 
 // Options are what the command line gives the daemon.
@@ -77,6 +78,7 @@ type App struct {
 	logger   *slog.Logger
 	engine   *correlate.Engine
 	receiver *ingest.Receiver
+	rules    *rules.Store
 	handler  http.Handler
 
 	cfgMu sync.Mutex // serialises reloads
@@ -101,6 +103,10 @@ func New(o Options) (*App, error) {
 		}
 		cfg = c
 	}
+	ruleSet, err := rules.Load(cfg.Rules.Files...)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(o.StoragePath, 0o755); err != nil {
 		return nil, fmt.Errorf("creating storage path: %w", err)
 	}
@@ -124,6 +130,7 @@ func New(o Options) (*App, error) {
 	a.reloadOK.Set(1)
 	a.reloadSuccess.SetToCurrentTime()
 	a.cfgHash.Set(cfg.Hash())
+	a.rules = rules.NewStore(rules.StoreOptions{Registerer: reg, Now: o.Now}, ruleSet)
 
 	a.engine = correlate.New(correlate.Options{
 		Logger:        o.Logger.With("component", "engine"),
@@ -210,6 +217,9 @@ func (a *App) Handler() http.Handler { return a.handler }
 // Engine is the daemon's engine.
 func (a *App) Engine() *correlate.Engine { return a.engine }
 
+// Rules holds the rule set in force; a reload swaps it.
+func (a *App) Rules() *rules.Store { return a.rules }
+
 // Config is the configuration in force.
 func (a *App) Config() *config.Config { return a.cfg.Load() }
 
@@ -228,6 +238,13 @@ func (a *App) Reload() error {
 		a.logger.Error("config reload failed; keeping the previous config", "err", err)
 		return err
 	}
+	// Rules first: a bad rule file fails the whole reload before anything
+	// changes.
+	if _, err := a.rules.Reload(cfg.Rules.Files...); err != nil {
+		a.reloadOK.Set(0)
+		a.logger.Error("rule reload failed; keeping the previous config and rules", "err", err)
+		return err
+	}
 	if running := a.engine.QueueCapacity(); cfg.Engine.QueueCapacity != running {
 		a.logger.Warn("engine.queue_capacity changes only at restart", "running", running, "configured", cfg.Engine.QueueCapacity)
 	}
@@ -238,7 +255,7 @@ func (a *App) Reload() error {
 	a.reloadOK.Set(1)
 	a.reloadSuccess.SetToCurrentTime()
 	a.cfgHash.Set(cfg.Hash())
-	a.logger.Info("config reloaded", "file", a.opts.ConfigFile)
+	a.logger.Info("config reloaded", "file", a.opts.ConfigFile, "rules", a.rules.Load().Summary())
 	return nil
 }
 

@@ -246,3 +246,36 @@ func TestGracefulShutdownDrainsAcceptedEvents(t *testing.T) {
 	_, err := http.Get(d.url + "/-/ready")
 	require.Error(t, err, "the listener is closed")
 }
+
+func TestRulesLoadAndReload(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sift.yml")
+	writeFile(t, cfg, "rules:\n  files: [rules.yml]\n")
+	writeFile(t, filepath.Join(dir, "rules.yml"), "correlation_rules:\n  - name: db\n    match: ['team=\"db\"']\n")
+	d := start(t, cfg)
+	first := d.app.Rules().Load()
+	require.Equal(t, "db", first.Correlation[0].Name, "relative to the config file")
+	require.Equal(t, 2.0, gaugeWith(t, d.reg, "sift_rules_loaded", "kind", "correlation"))
+
+	writeFile(t, filepath.Join(dir, "rules.yml"), "correlation_rules:\n  - name: db\n    window: whenever\n")
+	writeFile(t, cfg, "engine:\n  resolve_timeout: 7m\nrules:\n  files: [rules.yml]\n")
+	code, body := d.post(t, "/-/reload", "")
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Contains(t, body, "rules.yml:3:")
+	require.Contains(t, body, "correlation_rules[0].window")
+	require.Same(t, first, d.app.Rules().Load(), "a bad rule file keeps the old rules")
+	require.Equal(t, 5*time.Minute, d.app.Engine().Settings().ResolveTimeout, "and the old config")
+	require.Equal(t, 1.0, gaugeWith(t, d.reg, "sift_rules_reloads_total", "result", "failure"))
+	require.Equal(t, 0.0, gaugeWith(t, d.reg, "sift_config_last_reload_successful", "", ""))
+
+	writeFile(t, filepath.Join(dir, "rules.yml"), "correlation_rules:\n  - name: net\n")
+	require.NoError(t, d.app.Reload())
+	require.Equal(t, "net", d.app.Rules().Load().Correlation[0].Name)
+	require.Equal(t, 7*time.Minute, d.app.Engine().Settings().ResolveTimeout)
+	require.Equal(t, 1.0, gaugeWith(t, d.reg, "sift_rules_reloads_total", "result", "success"))
+	require.NotZero(t, gaugeWith(t, d.reg, "sift_rules_last_reload_timestamp_seconds", "", ""))
+
+	writeFile(t, filepath.Join(dir, "rules.yml"), "correlation_rules:\n  - name: [x]\n")
+	_, err := New(Options{ConfigFile: cfg, ListenAddress: ":0", StoragePath: t.TempDir()})
+	require.ErrorContains(t, err, "correlation_rules[0].name", "a bad rule file stops the start")
+}
