@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/alecthomas/units"
@@ -17,6 +18,7 @@ import (
 type Config struct {
 	Ingest IngestConfig `yaml:"ingest"`
 	Engine EngineConfig `yaml:"engine"`
+	Output OutputConfig `yaml:"output"`
 
 	// original bytes, for the config hash metric.
 	raw []byte
@@ -28,6 +30,8 @@ type IngestConfig struct {
 	MaxBodySize Bytes `yaml:"max_body_size"`
 	// RetryAfter is what a 503 tells producers to wait.
 	RetryAfter Duration `yaml:"retry_after"`
+	// Kafka is the Kafka consumer (config/kafka.go); off by default.
+	Kafka KafkaSourceConfig `yaml:"kafka"`
 }
 
 // EngineConfig configures the dedup engine.
@@ -49,6 +53,7 @@ func Default() *Config {
 		Ingest: IngestConfig{
 			MaxBodySize: 8 * Bytes(units.MiB),
 			RetryAfter:  Duration(time.Second),
+			Kafka:       defaultKafkaSource(),
 		},
 		Engine: EngineConfig{
 			QueueCapacity:     1 << 18,
@@ -58,6 +63,7 @@ func Default() *Config {
 			ResolvedRetention: Duration(time.Hour),
 			TickInterval:      Duration(time.Second),
 		},
+		Output: OutputConfig{Kafka: defaultKafkaOutput()},
 	}
 }
 
@@ -71,6 +77,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config file %q: %w", path, err)
 	}
+	c.resolveKafkaPaths(filepath.Dir(path))
 	return c, nil
 }
 
@@ -107,6 +114,8 @@ func (c *Config) Validate() error {
 	check(e.ResolveTimeout > 0, "engine.resolve_timeout", "must be over 0, got %s", e.ResolveTimeout)
 	check(e.ResolvedRetention > 0, "engine.resolved_retention", "must be over 0, got %s", e.ResolvedRetention)
 	check(e.TickInterval >= Duration(10*time.Millisecond) && e.TickInterval <= Duration(time.Minute), "engine.tick_interval", "must be from 10ms to 1m, got %s", e.TickInterval)
+	validateKafkaSource(&i.Kafka, check)
+	validateKafkaOutput(&c.Output.Kafka, check)
 	return errors.Join(errs...)
 }
 
