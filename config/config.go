@@ -90,6 +90,7 @@ func Parse(b []byte) (*Config, error) {
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
+	c.kafkaDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // KafkaFormats are the wire formats a Kafka topic may carry: the four the
@@ -51,15 +49,14 @@ type KafkaTopic struct {
 	Format string `yaml:"format"`
 }
 
-// UnmarshalYAML implements yaml.Unmarshaler: format defaults to generic.
-func (t *KafkaTopic) UnmarshalYAML(n *yaml.Node) error {
-	type plain KafkaTopic
-	p := plain{Format: "generic"}
-	if err := n.Decode(&p); err != nil {
-		return err
+// kafkaDefaults fills in what a list item cannot take from Default: a
+// topic's format. (A custom UnmarshalYAML would lose strict decoding.)
+func (c *Config) kafkaDefaults() {
+	for i := range c.Ingest.Kafka.Topics {
+		if c.Ingest.Kafka.Topics[i].Format == "" {
+			c.Ingest.Kafka.Topics[i].Format = "generic"
+		}
 	}
-	*t = KafkaTopic(p)
-	return nil
 }
 
 // KafkaOutputConfig is output.kafka: engine changes published to a topic.
