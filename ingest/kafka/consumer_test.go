@@ -348,7 +348,6 @@ func TestRebalanceLosesNothing(t *testing.T) {
 type fullEngine struct {
 	full      int
 	submitted [][]ingest.Event
-	length    int
 }
 
 func (f *fullEngine) Submit(ev []ingest.Event) error {
