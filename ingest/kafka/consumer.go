@@ -345,6 +345,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 				})
 			}
 		}
+		c.m.assigned.Set(float64(n))
 		c.logger.Info("kafka consumer group generation", "generation", gen.ID, "partitions", n)
 	}
 	fetchers.Wait()

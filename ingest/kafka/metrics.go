@@ -18,6 +18,7 @@ type metrics struct {
 	commitTime    prometheus.Histogram
 	commitErrors  prometheus.Counter
 	lag           *prometheus.GaugeVec
+	assigned      prometheus.Gauge
 }
 
 // topicMetrics are one topic's counters, looked up once.
@@ -70,6 +71,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: ns, Subsystem: sub, Name: "lag_messages",
 			Help: "Messages in the partition after the last one fetched, as of that fetch.",
 		}, []string{"topic", "partition"}),
+		assigned: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Subsystem: sub, Name: "assigned_partitions",
+			Help: "Partitions assigned to this member in the current consumer group generation.",
+		}),
 	}
 }
 
