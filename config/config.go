@@ -21,6 +21,7 @@ type Config struct {
 	// Incidents configures the incident lifecycle.
 	Incidents IncidentsConfig `yaml:"incidents"`
 	Rules     RulesConfig     `yaml:"rules"`
+	Output    OutputConfig    `yaml:"output"`
 
 	// original bytes, for the config hash metric.
 	raw []byte
@@ -32,6 +33,8 @@ type IngestConfig struct {
 	MaxBodySize Bytes `yaml:"max_body_size"`
 	// RetryAfter is what a 503 tells producers to wait.
 	RetryAfter Duration `yaml:"retry_after"`
+	// Kafka is the Kafka consumer (config/kafka.go); off by default.
+	Kafka KafkaSourceConfig `yaml:"kafka"`
 }
 
 // EngineConfig configures the dedup engine.
@@ -87,6 +90,7 @@ func Default() *Config {
 		Ingest: IngestConfig{
 			MaxBodySize: 8 * Bytes(units.MiB),
 			RetryAfter:  Duration(time.Second),
+			Kafka:       defaultKafkaSource(),
 		},
 		Engine: EngineConfig{
 			QueueCapacity:     1 << 18,
@@ -105,6 +109,7 @@ func Default() *Config {
 			EventSkew:       Duration(time.Minute),
 			Flapping:        FlappingConfig{Changes: 4, Window: Duration(10 * time.Minute)},
 		},
+		Output: OutputConfig{Kafka: defaultKafkaOutput()},
 	}
 }
 
@@ -123,6 +128,7 @@ func Load(path string) (*Config, error) {
 			c.Rules.Files[i] = filepath.Join(filepath.Dir(path), f)
 		}
 	}
+	c.resolveKafkaPaths(filepath.Dir(path))
 	return c, nil
 }
 
@@ -135,6 +141,7 @@ func Parse(b []byte) (*Config, error) {
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
+	c.kafkaDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -171,6 +178,8 @@ func (c *Config) Validate() error {
 	check(n.EventSkew >= 0, "incidents.event_skew", "must not be negative, got %s", n.EventSkew)
 	check(n.Flapping.Changes == 0 || n.Flapping.Changes >= 2 && n.Flapping.Changes <= 100, "incidents.flapping.changes", "must be 0 (off) or from 2 to 100, got %d", n.Flapping.Changes)
 	check(n.Flapping.Window >= 0, "incidents.flapping.window", "must not be negative, got %s", n.Flapping.Window)
+	validateKafkaSource(&i.Kafka, check)
+	validateKafkaOutput(&c.Output.Kafka, check)
 	return errors.Join(errs...)
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/sift-itsm/sift/correlate"
 	"github.com/sift-itsm/sift/incident"
 	"github.com/sift-itsm/sift/ingest"
+	ingestkafka "github.com/sift-itsm/sift/ingest/kafka"
 	"github.com/sift-itsm/sift/internal/httpapi"
 	"github.com/sift-itsm/sift/rules"
 )
@@ -44,6 +45,10 @@ type Options struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to
 	// finish at shutdown.
 	ShutdownTimeout time.Duration
+
+	// kafkaConsumer, in tests, adjusts the Kafka consumer's options
+	// (shorter group timings).
+	kafkaConsumer func(*ingestkafka.Options)
 }
 
 func (o *Options) validate() error {
@@ -79,6 +84,7 @@ type App struct {
 	engine   *correlate.Engine
 	receiver *ingest.Receiver
 	rules    *rules.Store
+	kafka    *kafkaParts
 	handler  http.Handler
 
 	cfgMu sync.Mutex // serialises reloads
@@ -139,6 +145,9 @@ func New(o Options) (*App, error) {
 		QueueCapacity: cfg.Engine.QueueCapacity,
 		Settings:      engineSettings(cfg),
 	})
+	if a.kafka, err = newKafka(cfg, &o, reg, a.engine); err != nil {
+		return nil, err
+	}
 	a.receiver = ingest.NewReceiver(ingest.ReceiverOptions{
 		Submitter:   a.engine,
 		Logger:      o.Logger.With("component", "ingest"),
@@ -249,6 +258,7 @@ func (a *App) Reload() error {
 		a.logger.Warn("engine.queue_capacity changes only at restart", "running", running, "configured", cfg.Engine.QueueCapacity)
 	}
 	a.engine.SetSettings(engineSettings(cfg))
+	a.kafka.warnReload(cfg)
 	a.receiver.SetMaxBodySize(int64(cfg.Ingest.MaxBodySize))
 	a.receiver.SetRetryAfter(cfg.Ingest.RetryAfter.Std())
 	a.cfg.Store(cfg)
@@ -278,6 +288,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	go func() { engineErr <- a.engine.Run(context.WithoutCancel(ctx)) }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	a.kafka.start()
 	a.ready.Store(true)
 	a.logger.Info("siftd listening", "address", ln.Addr().String(), "storage", a.opts.StoragePath, "config", orDefault(a.opts.ConfigFile))
 
@@ -288,6 +299,8 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		runErr = fmt.Errorf("http server: %w", err)
 	case err := <-engineErr:
 		runErr = fmt.Errorf("engine stopped: %w", err)
+	case err := <-a.kafka.failed:
+		runErr = err
 	}
 
 	// Shutdown order. Intake stops first, so nothing is accepted that the
@@ -304,6 +317,12 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		a.logger.Warn("in-flight requests did not finish in time", "err", err)
 		_ = srv.Close()
 	}
+	// The Kafka consumer stops while the engine still runs: it submits
+	// what it fetched, waits for the engine to apply it and commits the
+	// offsets, so a restart neither loses nor repeats events.
+	if err := a.kafka.stopIntake(); err != nil {
+		a.logger.Error("kafka consumer did not stop cleanly; uncommitted messages will be consumed again", "err", err)
+	}
 	a.logger.Info("shutting down: draining the engine queue")
 	a.engine.Close()
 	select {
@@ -314,6 +333,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		n := a.engine.QueueLength()
 		a.logger.Error("engine did not drain in time; queued events are lost", "events", n)
 		return errors.Join(runErr, fmt.Errorf("shutdown: engine did not drain in %s, %d events lost", a.opts.ShutdownTimeout, n))
+	}
+	// Kafka output last: the engine's final batches are queued by now.
+	if err := a.kafka.stopOutput(sctx); err != nil {
+		a.logger.Warn("kafka output did not close cleanly", "err", err)
 	}
 	a.logger.Info("shutdown complete")
 	return runErr
