@@ -14,6 +14,7 @@ import (
 
 	"github.com/sift-itsm/sift/incident"
 	"github.com/sift-itsm/sift/ingest"
+	"github.com/sift-itsm/sift/rules"
 )
 
 // DefaultQueueCapacity is how many events may wait for the engine.
@@ -49,6 +50,9 @@ type Options struct {
 	// for the life of the engine.
 	QueueCapacity int
 	Settings      Settings
+	// Rules returns the rule set in force, read at every batch (a reload
+	// swaps it); rules.Default() when nil.
+	Rules func() *rules.Set
 }
 
 // Engine deduplicates events into alerts. One goroutine (Run) applies
@@ -60,6 +64,7 @@ type Options struct {
 // SetSettings takes effect at the next batch. Everything else is owned by
 // the Run goroutine.
 type Engine struct {
+	rules  func() *rules.Set
 	logger *slog.Logger
 	now    func() time.Time
 	st     *state
@@ -114,7 +119,12 @@ func New(o Options) *Engine {
 	if o.Settings == (Settings{}) {
 		o.Settings = DefaultSettings()
 	}
+	if o.Rules == nil {
+		def := rules.Default()
+		o.Rules = func() *rules.Set { return def }
+	}
 	e := &Engine{
+		rules:    o.Rules,
 		logger:   o.Logger,
 		now:      o.Now,
 		st:       newState(),
@@ -321,6 +331,7 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) applyBatch(events []ingest.Event) {
 	start := time.Now() // for the metric only: the engine clock is e.now
 	e.st.topo = e.Topology()
+	e.st.setRules(e.rules())
 	b := e.st.apply(e.now(), events, e.settings.Load())
 	e.queued.Add(-int64(len(events)))
 	e.m.observe(b, time.Since(start), e.st)
@@ -335,6 +346,7 @@ func (e *Engine) applyBatch(events []ingest.Event) {
 func (e *Engine) applyCommand(it item) {
 	start := time.Now()
 	e.st.topo = e.Topology()
+	e.st.setRules(e.rules())
 	var (
 		v   any
 		b   *Batch

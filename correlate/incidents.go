@@ -8,6 +8,7 @@ import (
 
 	"github.com/sift-itsm/sift/incident"
 	"github.com/sift-itsm/sift/ingest"
+	"github.com/sift-itsm/sift/rules"
 )
 
 // Topology is what the engine needs of the CMDB: binding alerts to CIs and
@@ -19,9 +20,13 @@ type Topology interface {
 	Bind(ls ingest.Labels) (ci string, ok bool)
 	// CI describes a CI.
 	CI(id string) (CIInfo, bool)
-	// Near calls f for every CI within hops relations of id, following
-	// relations in either direction, id excluded, until f returns false.
-	Near(id string, hops int, f func(ci string) bool)
+	// Attr returns an attribute of a CI for group keys: id, name, class,
+	// environment, criticality, support_group, owner or a free attribute.
+	Attr(id, name string) (string, bool)
+	// Near calls f for every CI within hops relations of id whose types
+	// follows accepts, in either direction, id excluded, until f returns
+	// false.
+	Near(id string, hops int, follows func(rel string) bool, f func(ci string) bool)
 	// DependsOn reports whether a needs b through a chain of at most hops
 	// relations followed from -> to.
 	DependsOn(a, b string, hops int) bool
@@ -35,48 +40,11 @@ type CIInfo struct {
 	SupportGroup string
 }
 
-// Rule is how the engine groups a set of alerts into incidents.
-type Rule struct {
-	Name string
-	// Window is how long after the last alert (in event time) a new one
-	// still joins; MaxDuration how long after the first.
-	Window      time.Duration
-	MaxDuration time.Duration
-	// TopologyHops > 0 groups alerts whose CIs are linked within that
-	// many relations, rather than by Key.
-	TopologyHops int
-	// Key is the group key of an alert (topology rules: of alerts without
-	// a CI they cannot take).
-	Key func(ls ingest.Labels) string
-}
-
-// Default grouping when no rule file is given (issue 4): alerts whose CIs
-// are linked within 3 hops and fire within 5 minutes form one incident;
-// alerts without a CI group by alertname plus the first present of
-// service, cluster, job, within 5 minutes.
-var (
-	defaultTopologyRule = &Rule{
-		Name: "default-topology", Window: 5 * time.Minute, MaxDuration: 24 * time.Hour, TopologyHops: 3,
-	}
-	defaultLabelRule = &Rule{
-		Name: "default-labels", Window: 5 * time.Minute, MaxDuration: 24 * time.Hour,
-		Key: func(ls ingest.Labels) string {
-			name, _ := ls.Get("alertname")
-			for _, l := range [...]string{"service", "cluster", "job"} {
-				if v, ok := ls.Get(l); ok && v != "" {
-					return name + "/" + l + "=" + v
-				}
-			}
-			return name
-		},
-	}
-)
-
 // incState is the engine's private view of an incident, as entry is of an
 // alert.
 type incState struct {
 	row  *incident.Incident
-	rule *Rule
+	rule *rules.CorrelationRule
 	// firing counts the incident's firing alerts by severity.
 	firing [len(severityIndex)]int
 	nFire  int
@@ -98,7 +66,9 @@ type incState struct {
 	counted bool
 }
 
-func (is *incState) key() string { return is.rule.Name + "\xff" + is.row.GroupKey }
+func (is *incState) key() string { return groupID(is.rule, is.row.GroupKey) }
+
+func groupID(r *rules.CorrelationRule, key string) string { return r.Name + "\xff" + key }
 
 // eventTime is when an event happened by its source, no later than its
 // receipt plus the allowed skew: grouping windows run in event time, so a
@@ -112,23 +82,38 @@ func eventTime(ev *ingest.Event, skew time.Duration) int64 {
 }
 
 // correlate finds or opens the incident for alert a, a new row (or the new
-// episode of a) not yet inserted. It sets a's CI and incident.
+// episode of a) not yet inserted, or records why it is suppressed. It sets
+// a's CI, incident and suppression.
+//
+// Order (ARCHITECTURE.md): silences, maintenance windows, inhibition; then
+// the alert's own incident if it fires again; then the correlation rules
+// in order. An alert belongs to one incident: the first matched rule
+// whose group has an incident to join takes it; a rule with continue that
+// has none lets the next matched rules look before it opens one.
 func (s *state) correlate(e *entry, a *Alert, ev *ingest.Event, set *Settings) {
 	topo := s.topo
 	if topo != nil && a.CI == "" {
 		a.CI, _ = topo.Bind(a.Labels)
 	}
 	a.Suppressed = ""
-	if _, ok := incident.UrgencyOf(a.Severity); !ok {
-		return // info: recorded, opens no incident
-	}
+	recv := unixNano(ev.ReceivedAt)
+	evt := eventTime(ev, set.EventSkew)
+	defer s.inhibit.Add(a.Fingerprint, a.Labels)
+
 	if id := s.silencedBy(a.Labels, ev.ReceivedAt); id != "" {
 		a.Suppressed = "silence " + id
 		s.mutedBy[id] = append(s.mutedBy[id], a.Fingerprint)
 		return
 	}
-	recv := unixNano(ev.ReceivedAt)
-	evt := eventTime(ev, set.EventSkew)
+	if w, ok := s.rules.InMaintenance(fromUnixNano(evt), a.CI, a.Labels); ok {
+		a.Suppressed = "maintenance " + w
+		return
+	}
+	if inh, ok := s.inhibit.Inhibits(a.Labels); ok {
+		a.Suppressed = "inhibited by " + inh.Rule + " (" + inh.Source.String() + ")"
+		return
+	}
+	_, opens := incident.UrgencyOf(a.Severity)
 
 	// The alert's own previous incident first: a re-fire of a flapping
 	// alert goes back to it whatever the windows say.
@@ -139,33 +124,43 @@ func (s *state) correlate(e *entry, a *Alert, ev *ingest.Event, set *Settings) {
 		}
 	}
 
-	rule, key := defaultLabelRule, ""
+	var ciAttr rules.CIAttrFunc
 	if a.CI != "" && topo != nil {
-		rule = defaultTopologyRule
+		ci := a.CI
+		ciAttr = func(name string) (string, bool) { return topo.Attr(ci, name) }
 	}
-	var target *incState
-	if rule.TopologyHops > 0 {
-		consider := func(ci string) bool {
-			if is := s.ciInc[ci]; is != nil && is.rule == rule && s.joinable(is, evt, recv, set) {
-				if target == nil || is.row.Seq < target.row.Seq {
-					target = is
+	s.matched = s.rules.AppendMatch(s.matched[:0], a.Labels)
+	for i, r := range s.matched {
+		s.keyBuf = r.AppendGroupKey(s.keyBuf[:0], a.Labels, ciAttr)
+		var target *incState
+		if r.Topology != nil && ciAttr != nil {
+			key := s.keyBuf
+			consider := func(ci string) bool {
+				if is := s.ciInc[ci]; is != nil && is.rule.Name == r.Name && is.row.GroupKey == string(key) && s.joinable(is, evt, recv, set) {
+					if target == nil || is.row.Seq < target.row.Seq {
+						target = is
+					}
 				}
+				return true
 			}
-			return true
-		}
-		consider(a.CI)
-		topo.Near(a.CI, rule.TopologyHops, consider)
-		key = a.CI
-	} else {
-		key = rule.Key(a.Labels)
-		if is := s.groups[rule.Name+"\xff"+key]; is != nil && s.joinable(is, evt, recv, set) {
+			consider(a.CI)
+			topo.Near(a.CI, r.Topology.MaxHops, r.Topology.Follows, consider)
+		} else if is := s.groups[groupID(r, string(s.keyBuf))]; is != nil && s.joinable(is, evt, recv, set) {
 			target = is
 		}
+		if target != nil {
+			s.join(target, e, a, evt, recv, set)
+			return
+		}
+		if r.Continue && i < len(s.matched)-1 {
+			continue
+		}
+		if !opens && !r.InfoOpensIncident {
+			return // info: recorded, opens no incident
+		}
+		s.join(s.openIncident(r, string(s.keyBuf), a, evt, recv), e, a, evt, recv, set)
+		return
 	}
-	if target == nil {
-		target = s.openIncident(rule, key, a, evt, recv)
-	}
-	s.join(target, e, a, evt, recv, set)
 }
 
 // joinable reports whether a new alert at event time evt (received at
@@ -181,7 +176,7 @@ func (s *state) joinable(is *incState, evt, recv int64, set *Settings) bool {
 	return evt <= is.lastEvent+int64(is.rule.Window) && evt-is.firstEvent <= int64(is.rule.MaxDuration)
 }
 
-func (s *state) openIncident(rule *Rule, key string, a *Alert, evt, recv int64) *incState {
+func (s *state) openIncident(rule *rules.CorrelationRule, key string, a *Alert, evt, recv int64) *incState {
 	s.incSeq++
 	now := fromUnixNano(recv)
 	inc := &incident.Incident{
@@ -194,6 +189,7 @@ func (s *state) openIncident(rule *Rule, key string, a *Alert, evt, recv int64) 
 		LastAlertAt: fromUnixNano(evt),
 		Version:     1,
 	}
+	inc.SupportGroup = rule.SupportGroup
 	is := &incState{row: inc, rule: rule, firstEvent: evt, lastEvent: evt, cis: map[string]struct{}{}, members: map[model.Fingerprint]struct{}{}, touched: s.applyNo}
 	inc.Log(incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryOpened, Text: "opened by rule " + rule.Name})
 	s.incidents[inc.Seq] = is
@@ -262,13 +258,16 @@ func (s *state) addCI(is *incState, inc *incident.Incident, ci string, now time.
 	}
 	// The most upstream alerting CI explains the others: a newcomer that
 	// the current cause needs takes its place.
-	hops := max(is.rule.TopologyHops, 1) * 2
+	hops := 2 * rules.DefaultMaxHops
+	if t := is.rule.Topology; t != nil {
+		hops = 2 * t.MaxHops
+	}
 	if inc.ProbableCause == "" || s.topo.DependsOn(inc.ProbableCause, ci, hops) {
 		if inc.ProbableCause != "" {
 			inc.Log(incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryCause, From: inc.ProbableCause, To: ci, Text: "probable cause " + ci})
 		}
 		inc.ProbableCause = ci
-		if info.SupportGroup != "" && inc.Assignee == "" {
+		if info.SupportGroup != "" && inc.Assignee == "" && is.rule.SupportGroup == "" {
 			inc.SupportGroup = info.SupportGroup
 		}
 		inc.Title = causeTitle(inc.Title, ci, info)
@@ -289,7 +288,13 @@ func (s *state) reprioritize(is *incState, inc *incident.Incident, now time.Time
 	if inc.Urgency == 0 {
 		inc.Urgency = 3
 	}
+	if is.rule.Urgency > 0 {
+		inc.Urgency = is.rule.Urgency
+	}
 	inc.Impact = incident.ImpactOf(is.bestCriticality, len(inc.CIs), set.ImpactSpread)
+	if is.rule.Impact > 0 {
+		inc.Impact = is.rule.Impact
+	}
 	p := incident.PriorityOf(inc.Impact, inc.Urgency)
 	if p != inc.Priority {
 		if inc.Priority != 0 {
@@ -302,8 +307,9 @@ func (s *state) reprioritize(is *incState, inc *incident.Incident, now time.Time
 // alertResolved takes a member alert's resolve into its incident: when
 // none fires any more, the incident resolves after the resolve hold.
 func (s *state) alertResolved(e *entry, a *Alert, sev ingest.Severity, at int64, set *Settings) {
+	s.inhibit.Remove(a.Fingerprint)
 	is := e.inc
-	if is == nil || is.removed || is.row.State == incident.StateClosed {
+	if is == nil || is.removed || is.row.State == incident.StateClosed || a.Suppressed != "" {
 		return
 	}
 	inc := s.mut(is, at)
@@ -503,4 +509,22 @@ func (s *state) actOn(a *incident.Action, at int64, set *Settings) (*incident.In
 		s.closed(is, at, set)
 	}
 	return n, nil
+}
+
+// setRules makes rs the rule set from now on. A new set needs a new
+// inhibition index, filled with the firing alerts.
+func (s *state) setRules(rs *rules.Set) {
+	if rs == nil {
+		rs = rules.Default()
+	}
+	if rs == s.rules {
+		return
+	}
+	s.rules = rs
+	s.inhibit = rules.NewInhibitIndex(rs)
+	for fp, e := range s.alerts {
+		if e.row.Status == ingest.StatusFiring {
+			s.inhibit.Add(fp, e.row.Labels)
+		}
+	}
 }

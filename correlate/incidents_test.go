@@ -47,7 +47,21 @@ func (g *graph) Bind(ls ingest.Labels) (string, bool) {
 
 func (g *graph) CI(id string) (CIInfo, bool) { c, ok := g.cis[id]; return c, ok }
 
-func (g *graph) Near(id string, hops int, f func(string) bool) {
+func (g *graph) Attr(id, name string) (string, bool) {
+	c, ok := g.cis[id]
+	switch {
+	case !ok:
+		return "", false
+	case name == "id":
+		return id, true
+	case name == "support_group":
+		return c.SupportGroup, true
+	}
+	return "", false
+}
+
+// Near follows every relation: the test graph has no relation types.
+func (g *graph) Near(id string, hops int, _ func(string) bool, f func(string) bool) {
 	seen := map[string]bool{id: true}
 	frontier := []string{id}
 	for h := 0; h < hops && len(frontier) > 0; h++ {
@@ -204,8 +218,8 @@ func TestWindowSplitsIncidents(t *testing.T) {
 	incs := incidents(t, s)
 	require.Len(t, incs, 3, "api (a, b), web, api again after the window")
 	require.Len(t, incs[0].Alerts, 2)
-	require.Equal(t, "Errors/service=api", incs[0].GroupKey)
-	require.Equal(t, "Errors/service=web", incs[1].GroupKey)
+	require.Equal(t, `{alertname="Errors", service="api"}`, incs[0].GroupKey)
+	require.Equal(t, `{alertname="Errors", service="web"}`, incs[1].GroupKey)
 	require.Equal(t, []string{c.Fingerprint.String()}, []string{incs[2].Alerts[0].String()})
 }
 

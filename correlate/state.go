@@ -9,6 +9,7 @@ import (
 
 	"github.com/sift-itsm/sift/incident"
 	"github.com/sift-itsm/sift/ingest"
+	"github.com/sift-itsm/sift/rules"
 )
 
 // ChangeKind says what happened to an alert.
@@ -178,6 +179,13 @@ type state struct {
 	timers timerHeap
 	// topo is the CMDB snapshot of the current batch; nil without one.
 	topo Topology
+	// rules are the rules of the current batch, never nil; inhibit the
+	// firing alerts indexed for their inhibit rules.
+	rules   *rules.Set
+	inhibit *rules.InhibitIndex
+	// scratch for correlate
+	matched []*rules.CorrelationRule
+	keyBuf  []byte
 
 	incidents map[uint64]*incState
 	// groups holds, by rule and group key, the newest incident not yet
@@ -212,7 +220,7 @@ func newState() *state {
 	if err != nil {
 		panic("correlate: invalid memdb schema: " + err.Error())
 	}
-	return &state{
+	st := &state{
 		db:        db,
 		alerts:    make(map[model.Fingerprint]*entry),
 		incidents: make(map[uint64]*incState),
@@ -220,6 +228,8 @@ func newState() *state {
 		ciInc:     make(map[string]*incState),
 		mutedBy:   make(map[string][]model.Fingerprint),
 	}
+	st.setRules(rules.Default())
+	return st
 }
 
 // txn opens the batch's write transaction on first use, so a batch of pure
@@ -410,6 +420,7 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 		s.active[a.Severity]++
 		e.row = a
 		tx.insert(a)
+		s.inhibit.Add(a.Fingerprint, a.Labels)
 		s.severityChanged(e, old.Severity, a.Severity, recv, set)
 		b.Changes = append(b.Changes, Change{Kind: AlertUpdated, Alert: a})
 
@@ -538,6 +549,7 @@ func (s *state) alertTimer(tx *lazyTxn, t timer, set *Settings, b *Batch) {
 
 // remove drops a resolved alert from memory.
 func (s *state) remove(tx *lazyTxn, e *entry) {
+	s.inhibit.Remove(e.row.Fingerprint)
 	tx.delete(e.row)
 	delete(s.alerts, e.row.Fingerprint)
 	e.due = 0

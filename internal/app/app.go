@@ -144,6 +144,7 @@ func New(o Options) (*App, error) {
 		Now:           o.Now,
 		QueueCapacity: cfg.Engine.QueueCapacity,
 		Settings:      engineSettings(cfg),
+		Rules:         a.rules.Load,
 	})
 	if a.kafka, err = newKafka(cfg, &o, reg, a.engine); err != nil {
 		return nil, err
