@@ -83,7 +83,9 @@ type ciJSON struct {
 
 // MarshalJSON renders the CI as the API shows it: match as a list of
 // matcher strings, attributes always an object.
-func (c *CI) MarshalJSON() ([]byte, error) {
+func (c *CI) MarshalJSON() ([]byte, error) { return json.Marshal(c.wire()) }
+
+func (c *CI) wire() ciJSON {
 	j := ciJSON{
 		ID: c.ID, Name: c.Name, Class: c.Class, Environment: c.Environment,
 		Criticality: c.Criticality, SupportGroup: c.SupportGroup, Owner: c.Owner,
@@ -95,7 +97,7 @@ func (c *CI) MarshalJSON() ([]byte, error) {
 	for i, m := range c.Match {
 		j.Match[i] = m.String()
 	}
-	return json.Marshal(j)
+	return j
 }
 
 // clone returns a copy that shares nothing mutable with c.

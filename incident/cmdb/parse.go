@@ -55,20 +55,31 @@ func FormatOf(path string) (Format, bool) {
 // reports every error of every file; a dataset is returned only without
 // errors. The dataset is not yet validated as a whole (NewGraph does).
 func ParseFiles(paths ...string) (*Dataset, error) {
+	contents := make([][]byte, len(paths))
+	var errs errList
+	for i, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			errs.add(Source{File: p}, "", "%v", errors.Unwrap(err))
+		}
+		contents[i] = b
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return parseContents(paths, contents)
+}
+
+func parseContents(paths []string, contents [][]byte) (*Dataset, error) {
 	ds := &Dataset{}
 	var errs errList
-	for _, p := range paths {
+	for i, p := range paths {
 		f, ok := FormatOf(p)
 		if !ok {
 			errs.add(Source{File: p}, "", "unknown file type (want .yml, .yaml, .json or .csv)")
 			continue
 		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			errs.add(Source{File: p}, "", "%v", errors.Unwrap(err))
-			continue
-		}
-		decode(p, f, b, ds, &errs)
+		decode(p, f, contents[i], ds, &errs)
 	}
 	if err := errs.err(); err != nil {
 		return nil, err
@@ -90,7 +101,7 @@ func Parse(file string, f Format, b []byte) (*Dataset, error) {
 func decode(file string, f Format, b []byte, ds *Dataset, errs *errList) {
 	switch f {
 	case FormatCSV:
-		decodeCSV(file, b, ds, errs)
+		decodeCSV(file, b, csvAny, ds, errs)
 	case FormatJSON:
 		decodeJSON(file, b, ds, errs)
 	default:
@@ -368,7 +379,16 @@ var ciColumns = map[string]bool{
 	"support_group": true, "owner": true, "match": true,
 }
 
-func decodeCSV(file string, b []byte, ds *Dataset, errs *errList) {
+// csvKind is what a CSV file must hold.
+type csvKind int
+
+const (
+	csvAny csvKind = iota // the header decides
+	csvCIs
+	csvRelations
+)
+
+func decodeCSV(file string, b []byte, want csvKind, ds *Dataset, errs *errList) {
 	b = bytes.TrimPrefix(b, []byte("\uFEFF")) // spreadsheet exports start with a BOM
 	r := csv.NewReader(bytes.NewReader(b))
 	r.TrimLeadingSpace = true
@@ -409,6 +429,12 @@ func decodeCSV(file string, b []byte, ds *Dataset, errs *errList) {
 		return
 	case !relations && !hasID:
 		errs.add(at(file, 1), "", "the header must name the columns id,name,class,environment,criticality,support_group,owner (CIs) or from,type,to (relations)")
+		return
+	case want == csvCIs && relations:
+		errs.add(at(file, 1), "", "holds relations (header from,type,to) where CIs were expected")
+		return
+	case want == csvRelations && !relations:
+		errs.add(at(file, 1), "", "holds CIs where relations (header from,type,to) were expected")
 		return
 	}
 	if !relations {

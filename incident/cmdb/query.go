@@ -20,7 +20,7 @@ type walker struct {
 	spare []int32
 
 	// targets of LinkedToAny and members of MostUpstream
-	tstamp []uint32
+	tstamp  []uint32
 	slot    []int32
 	members []int32
 	score   []int32
@@ -50,7 +50,7 @@ func (w *walker) reserve(n int) {
 	}
 }
 
-func (g *Graph) walker() *walker  { return g.walkers.Get().(*walker) }
+func (g *Graph) walker() *walker   { return g.walkers.Get().(*walker) }
 func (g *Graph) release(w *walker) { g.walkers.Put(w) }
 
 // hopLimit turns maxHops into a bound: 0 or less means no bound.
