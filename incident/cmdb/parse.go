@@ -392,6 +392,7 @@ func decodeCSV(file string, b []byte, want csvKind, ds *Dataset, errs *errList) 
 	b = bytes.TrimPrefix(b, []byte("\uFEFF")) // spreadsheet exports start with a BOM
 	r := csv.NewReader(bytes.NewReader(b))
 	r.TrimLeadingSpace = true
+	r.LazyQuotes = true // matchers hold quotes: job="x" needs no CSV quoting
 	header, err := r.Read()
 	if errors.Is(err, io.EOF) {
 		return
