@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/alecthomas/units"
@@ -17,6 +18,7 @@ import (
 type Config struct {
 	Ingest IngestConfig `yaml:"ingest"`
 	Engine EngineConfig `yaml:"engine"`
+	CMDB   CMDBConfig   `yaml:"cmdb"`
 
 	// original bytes, for the config hash metric.
 	raw []byte
@@ -40,6 +42,14 @@ type EngineConfig struct {
 	ResolveTimeout    Duration `yaml:"resolve_timeout"`
 	ResolvedRetention Duration `yaml:"resolved_retention"`
 	TickInterval      Duration `yaml:"tick_interval"`
+}
+
+// CMDBConfig names the CMDB import files.
+type CMDBConfig struct {
+	// Files are YAML, JSON or CSV imports (see incident/cmdb), loaded
+	// together as one CMDB at start and on reload. Relative paths are
+	// resolved against the config file's directory.
+	Files []string `yaml:"files"`
 }
 
 // Default returns the embedded defaults: what siftd runs with when no
@@ -70,6 +80,11 @@ func Load(path string) (*Config, error) {
 	c, err := Parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("config file %q: %w", path, err)
+	}
+	for i, f := range c.CMDB.Files {
+		if !filepath.IsAbs(f) {
+			c.CMDB.Files[i] = filepath.Join(filepath.Dir(path), f)
+		}
 	}
 	return c, nil
 }
@@ -107,6 +122,9 @@ func (c *Config) Validate() error {
 	check(e.ResolveTimeout > 0, "engine.resolve_timeout", "must be over 0, got %s", e.ResolveTimeout)
 	check(e.ResolvedRetention > 0, "engine.resolved_retention", "must be over 0, got %s", e.ResolvedRetention)
 	check(e.TickInterval >= Duration(10*time.Millisecond) && e.TickInterval <= Duration(time.Minute), "engine.tick_interval", "must be from 10ms to 1m, got %s", e.TickInterval)
+	for i, f := range c.CMDB.Files {
+		check(f != "", fmt.Sprintf("cmdb.files[%d]", i), "must not be empty")
+	}
 	return errors.Join(errs...)
 }
 

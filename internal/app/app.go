@@ -22,6 +22,7 @@ import (
 
 	"github.com/sift-itsm/sift/config"
 	"github.com/sift-itsm/sift/correlate"
+	"github.com/sift-itsm/sift/incident/cmdb"
 	"github.com/sift-itsm/sift/ingest"
 )
 
@@ -74,6 +75,7 @@ type App struct {
 	logger   *slog.Logger
 	engine   *correlate.Engine
 	receiver *ingest.Receiver
+	cmdb     *cmdb.Store
 	handler  http.Handler
 
 	cfgMu sync.Mutex // serialises reloads
@@ -129,6 +131,10 @@ func New(o Options) (*App, error) {
 		QueueCapacity: cfg.Engine.QueueCapacity,
 		Settings:      engineSettings(cfg),
 	})
+	a.cmdb = cmdb.NewStore(cmdb.Options{Logger: o.Logger.With("component", "cmdb"), Registerer: reg, Now: o.Now})
+	if _, err := a.cmdb.LoadFiles(cfg.CMDB.Files); err != nil {
+		return nil, err
+	}
 	a.receiver = ingest.NewReceiver(ingest.ReceiverOptions{
 		Submitter:   a.engine,
 		Logger:      o.Logger.With("component", "ingest"),
@@ -141,6 +147,7 @@ func New(o Options) (*App, error) {
 	mux := http.NewServeMux()
 	a.receiver.Register(mux)
 	correlate.NewAPI(a.engine, o.Logger.With("component", "api")).Register(mux)
+	cmdb.NewAPI(a.cmdb, cmdb.APIOptions{Logger: o.Logger.With("component", "cmdb")}).Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("Healthy\n"))
@@ -188,6 +195,9 @@ func (a *App) Handler() http.Handler { return a.handler }
 // Engine is the daemon's engine.
 func (a *App) Engine() *correlate.Engine { return a.engine }
 
+// CMDB is the daemon's CMDB.
+func (a *App) CMDB() *cmdb.Store { return a.cmdb }
+
 // Config is the configuration in force.
 func (a *App) Config() *config.Config { return a.cfg.Load() }
 
@@ -204,6 +214,13 @@ func (a *App) Reload() error {
 	if err != nil {
 		a.reloadOK.Set(0)
 		a.logger.Error("config reload failed; keeping the previous config", "err", err)
+		return err
+	}
+	// The CMDB goes first: it is the one part that can still fail, and a
+	// failed reload must change nothing.
+	if _, err := a.cmdb.LoadFiles(cfg.CMDB.Files); err != nil {
+		a.reloadOK.Set(0)
+		a.logger.Error("config reload failed; keeping the previous config and CMDB", "err", err)
 		return err
 	}
 	if running := a.engine.QueueCapacity(); cfg.Engine.QueueCapacity != running {
