@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"iter"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -33,9 +34,13 @@ type Graph struct {
 	// non-empty value can only bind alerts having that label value, so it
 	// is filed under "name\xffvalue" (the packed form of that label in
 	// ingest.Labels, which lets Bind look it up without building a
-	// string). The others are in matchScan. Lists are in file order.
-	matchIdx  map[string][]int32
-	matchScan []int32
+	// string). A CI with a regular expression of literal prefix is in
+	// prefixIdx (see indexMatchers). The others are in matchScan. Lists
+	// are in file order.
+	matchIdx   map[string][]int32
+	prefixIdx  map[prefixKey][]int32
+	prefixLens map[string][]int // label name -> lengths of its prefixes, ascending
+	matchScan  []int32
 
 	walkers sync.Pool // *walker sized for this graph
 }
@@ -195,35 +200,76 @@ func (g *Graph) buildAdjacency(ends func(*Relation) (int32, int32)) adjacency {
 	return a
 }
 
-// indexMatchers files each matcher CI under its most selective equality
-// matcher: the (name, value) pair shared by the fewest matcher CIs.
+// indexMatchers files each matcher CI under its most selective indexable
+// matcher: an equality on a non-empty value (matchIdx), or a regular
+// expression all of whose matches begin with a literal prefix
+// (prefixIdx: instance=~"db1:.*" is filed under instance, "db1:"), the
+// one shared by the fewest matcher CIs. The others go to matchScan.
 func (g *Graph) indexMatchers() {
-	count := map[string]int{}
+	eqCount, preCount := map[string]int{}, map[prefixKey]int{}
 	for i := range g.cis {
-		for _, m := range g.cis[i].Match {
+		c := &g.cis[i]
+		if len(c.matchPrefix) != len(c.Match) {
+			c.matchPrefix = literalPrefixes(c.Match)
+		}
+		for j, m := range c.Match {
 			if indexable(m) {
-				count[m.Name+"\xff"+m.Value]++
+				eqCount[m.Name+"\xff"+m.Value]++
+			} else if c.matchPrefix[j] != "" {
+				preCount[prefixKey{m.Name, c.matchPrefix[j]}]++
 			}
 		}
 	}
-	g.matchIdx = make(map[string][]int32, len(count))
+	g.matchIdx = make(map[string][]int32, len(eqCount))
+	g.prefixIdx = make(map[prefixKey][]int32, len(preCount))
+	g.prefixLens = map[string][]int{}
 	for i := range g.cis {
 		c := &g.cis[i]
 		if len(c.Match) == 0 {
 			continue
 		}
-		key, best := "", math.MaxInt
-		for _, m := range c.Match {
-			if k := m.Name + "\xff" + m.Value; indexable(m) && count[k] < best {
-				key, best = k, count[k]
+		eq, pre, best := "", prefixKey{}, math.MaxInt
+		for j, m := range c.Match {
+			if k := m.Name + "\xff" + m.Value; indexable(m) && eqCount[k] < best {
+				eq, pre, best = k, prefixKey{}, eqCount[k]
+			} else if k := (prefixKey{m.Name, c.matchPrefix[j]}); !indexable(m) && k.prefix != "" && preCount[k] < best {
+				eq, pre, best = "", k, preCount[k]
 			}
 		}
-		if key == "" {
+		switch {
+		case eq != "":
+			g.matchIdx[eq] = append(g.matchIdx[eq], c.pos)
+		case pre.prefix != "":
+			g.prefixIdx[pre] = append(g.prefixIdx[pre], c.pos)
+			if lens := g.prefixLens[pre.name]; !slices.Contains(lens, len(pre.prefix)) {
+				g.prefixLens[pre.name] = append(lens, len(pre.prefix))
+			}
+		default:
 			g.matchScan = append(g.matchScan, c.pos)
+		}
+	}
+	for _, lens := range g.prefixLens {
+		slices.Sort(lens)
+	}
+}
+
+type prefixKey struct{ name, prefix string }
+
+// literalPrefixes returns, per matcher, the literal every value it
+// matches begins with ("" for none, and for negative matchers).
+func literalPrefixes(ms labels.Matchers) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		if m.Type != labels.MatchRegexp {
 			continue
 		}
-		g.matchIdx[key] = append(g.matchIdx[key], c.pos)
+		// The matcher compiled the same anchored expression; its
+		// regexp is not exported.
+		if re, err := regexp.Compile("^(?:" + m.Value + ")$"); err == nil {
+			out[i], _ = re.LiteralPrefix()
+		}
 	}
+	return out
 }
 
 // indexable: an equality on a non-empty value needs the label present
@@ -341,33 +387,40 @@ func (g *Graph) Bind(ls ingest.Labels) (*CI, bool) {
 // list stops at its first match or at the best position found so far.
 func (g *Graph) bindMatch(ls string) int32 {
 	best := int32(math.MaxInt32)
-	if len(g.matchIdx) > 0 {
+	if len(g.matchIdx) > 0 || len(g.prefixIdx) > 0 {
 		for s := ls; len(s) > 0; {
 			n := strings.IndexByte(s, 0xff)
 			m := n + 1 + strings.IndexByte(s[n+1:], 0xff)
-			for _, p := range g.matchIdx[s[:m]] {
-				if p >= best {
-					break
-				}
-				if matchesAll(g.cis[p].Match, ls) {
-					best = p
-					break
+			best = g.firstMatch(g.matchIdx[s[:m]], ls, best)
+			if lens, ok := g.prefixLens[s[:n]]; ok {
+				name, value := s[:n], s[n+1:m]
+				for _, l := range lens {
+					if l > len(value) {
+						break
+					}
+					best = g.firstMatch(g.prefixIdx[prefixKey{name, value[:l]}], ls, best)
 				}
 			}
 			s = s[m+1:]
 		}
 	}
-	for _, p := range g.matchScan {
+	best = g.firstMatch(g.matchScan, ls, best)
+	if best == math.MaxInt32 {
+		return -1
+	}
+	return best
+}
+
+// firstMatch returns the first CI of the list (in file order) before best
+// that matches the labels, or best.
+func (g *Graph) firstMatch(list []int32, ls string, best int32) int32 {
+	for _, p := range list {
 		if p >= best {
 			break
 		}
 		if matchesAll(g.cis[p].Match, ls) {
-			best = p
-			break
+			return p
 		}
-	}
-	if best == math.MaxInt32 {
-		return -1
 	}
 	return best
 }

@@ -37,6 +37,9 @@ type CI struct {
 	Source Source
 
 	pos int32 // index in its graph, file order
+	// matchPrefix[i] is the literal prefix of Match[i] (see
+	// literalPrefixes), computed once when the CI first joins a graph.
+	matchPrefix []string
 }
 
 // Source is a place in an import: a file (or request part) and a 1-based
@@ -105,6 +108,7 @@ func (c *CI) clone() CI {
 	d := *c
 	d.Attributes = maps.Clone(c.Attributes)
 	d.Match = slices.Clone(c.Match)
+	d.matchPrefix = nil
 	return d
 }
 
