@@ -30,6 +30,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	checkConfig := check.Command("config", "Check siftd configuration files.")
 	configFiles := checkConfig.Arg("file", "Configuration files to check.").Required().ExistingFiles()
 
+	cmdbCmd := a.Command("cmdb", "Work with CMDB import files.")
+	cmdbCheck := cmdbCmd.Command("check", "Check CMDB files (YAML, JSON, CSV) as siftd loads cmdb.files: together, as one CMDB.")
+	cmdbFiles := cmdbCheck.Arg("file", "CMDB files to check.").Required().ExistingFiles()
+
 	if len(args) == 0 {
 		a.Usage(nil)
 		return 2
@@ -45,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case checkConfig.FullCommand():
 		return checkConfigs(*configFiles, stdout, stderr)
+	case cmdbCheck.FullCommand():
+		return checkCMDB(*cmdbFiles, stdout, stderr)
 	}
 	return 0
 }
