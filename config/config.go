@@ -22,6 +22,7 @@ type Config struct {
 	Incidents IncidentsConfig `yaml:"incidents"`
 	Rules     RulesConfig     `yaml:"rules"`
 	Output    OutputConfig    `yaml:"output"`
+	CMDB      CMDBConfig      `yaml:"cmdb"`
 
 	// original bytes, for the config hash metric.
 	raw []byte
@@ -83,6 +84,14 @@ type RulesConfig struct {
 	Files []string `yaml:"files"`
 }
 
+// CMDBConfig names the CMDB import files.
+type CMDBConfig struct {
+	// Files are YAML, JSON or CSV imports (see incident/cmdb), loaded
+	// together as one CMDB at start and on reload. Relative paths are
+	// resolved against the config file's directory.
+	Files []string `yaml:"files"`
+}
+
 // Default returns the embedded defaults: what siftd runs with when no
 // config file is given, and what every omitted key takes.
 func Default() *Config {
@@ -129,6 +138,11 @@ func Load(path string) (*Config, error) {
 		}
 	}
 	c.resolveKafkaPaths(filepath.Dir(path))
+	for i, f := range c.CMDB.Files {
+		if !filepath.IsAbs(f) {
+			c.CMDB.Files[i] = filepath.Join(filepath.Dir(path), f)
+		}
+	}
 	return c, nil
 }
 
@@ -180,6 +194,9 @@ func (c *Config) Validate() error {
 	check(n.Flapping.Window >= 0, "incidents.flapping.window", "must not be negative, got %s", n.Flapping.Window)
 	validateKafkaSource(&i.Kafka, check)
 	validateKafkaOutput(&c.Output.Kafka, check)
+	for i, f := range c.CMDB.Files {
+		check(f != "", fmt.Sprintf("cmdb.files[%d]", i), "must not be empty")
+	}
 	return errors.Join(errs...)
 }
 

@@ -44,10 +44,11 @@ func TestDefaultIsValid(t *testing.T) {
 
 func TestLoadBad(t *testing.T) {
 	for file, want := range map[string][]string{
-		"unknown_key.bad.yml":  {"line 3", "resolve_timout"},
-		"bad_duration.bad.yml": {"line 2", "soon"},
-		"out_of_range.bad.yml": {"ingest.max_body_size", "engine.batch_max_events", "10B"},
-		"bad_size.bad.yml":     {"line 2", "lots"},
+		"unknown_key.bad.yml":     {"line 3", "resolve_timout"},
+		"bad_duration.bad.yml":    {"line 2", "soon"},
+		"out_of_range.bad.yml":    {"ingest.max_body_size", "engine.batch_max_events", "10B"},
+		"bad_size.bad.yml":        {"line 2", "lots"},
+		"empty_cmdb_file.bad.yml": {"cmdb.files[1]", "must not be empty"},
 	} {
 		t.Run(file, func(t *testing.T) {
 			_, err := Load(filepath.Join("testdata", file))
@@ -64,7 +65,7 @@ func TestEveryBadFileIsTested(t *testing.T) {
 	// A bad file added to testdata without a case would pass unnoticed.
 	files, err := filepath.Glob("testdata/*.bad.yml")
 	require.NoError(t, err)
-	require.Len(t, files, 4)
+	require.Len(t, files, 5)
 }
 
 func TestLoadMissingFile(t *testing.T) {
@@ -83,4 +84,14 @@ func TestRulesFilesResolveAgainstTheConfigFile(t *testing.T) {
 
 	_, err = Parse([]byte("rules:\n  files: ['']\n"))
 	require.ErrorContains(t, err, "rules.files[0]: must not be empty")
+}
+
+func TestCMDBFilesResolveAgainstConfigDir(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sift.yml")
+	require.NoError(t, os.WriteFile(cfg, []byte("cmdb:\n  files: [cmdb/cis.csv, /abs/cmdb.yml]\n"), 0o644))
+	c, err := Load(cfg)
+	require.NoError(t, err)
+	require.Equal(t, []string{filepath.Join(dir, "cmdb/cis.csv"), "/abs/cmdb.yml"}, c.CMDB.Files)
+	require.Empty(t, Default().CMDB.Files, "no CMDB by default")
 }

@@ -53,6 +53,9 @@ type Options struct {
 	// Rules returns the rule set in force, read at every batch (a reload
 	// swaps it); rules.Default() when nil.
 	Rules func() *rules.Set
+	// Topology returns the CMDB in force, read at every batch; nil (or a
+	// nil result) for none. SetTopology overrides it.
+	Topology func() Topology
 }
 
 // Engine deduplicates events into alerts. One goroutine (Run) applies
@@ -64,6 +67,7 @@ type Options struct {
 // SetSettings takes effect at the next batch. Everything else is owned by
 // the Run goroutine.
 type Engine struct {
+	topoFn func() Topology
 	rules  func() *rules.Set
 	logger *slog.Logger
 	now    func() time.Time
@@ -124,6 +128,7 @@ func New(o Options) *Engine {
 		o.Rules = func() *rules.Set { return def }
 	}
 	e := &Engine{
+		topoFn:   o.Topology,
 		rules:    o.Rules,
 		logger:   o.Logger,
 		now:      o.Now,
@@ -444,6 +449,9 @@ func (e *Engine) SetTopology(t Topology) {
 func (e *Engine) Topology() Topology {
 	if p := e.topology.Load(); p != nil {
 		return *p
+	}
+	if e.topoFn != nil {
+		return e.topoFn()
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/sift-itsm/sift/config"
 	"github.com/sift-itsm/sift/correlate"
 	"github.com/sift-itsm/sift/incident"
+	"github.com/sift-itsm/sift/incident/cmdb"
 	"github.com/sift-itsm/sift/ingest"
 	ingestkafka "github.com/sift-itsm/sift/ingest/kafka"
 	"github.com/sift-itsm/sift/internal/httpapi"
@@ -85,6 +86,7 @@ type App struct {
 	receiver *ingest.Receiver
 	rules    *rules.Store
 	kafka    *kafkaParts
+	cmdb     *cmdb.Store
 	handler  http.Handler
 
 	cfgMu sync.Mutex // serialises reloads
@@ -138,6 +140,10 @@ func New(o Options) (*App, error) {
 	a.cfgHash.Set(cfg.Hash())
 	a.rules = rules.NewStore(rules.StoreOptions{Registerer: reg, Now: o.Now}, ruleSet)
 
+	a.cmdb = cmdb.NewStore(cmdb.Options{Logger: o.Logger.With("component", "cmdb"), Registerer: reg, Now: o.Now})
+	if _, err := a.cmdb.LoadFiles(cfg.CMDB.Files); err != nil {
+		return nil, err
+	}
 	a.engine = correlate.New(correlate.Options{
 		Logger:        o.Logger.With("component", "engine"),
 		Registerer:    reg,
@@ -145,6 +151,7 @@ func New(o Options) (*App, error) {
 		QueueCapacity: cfg.Engine.QueueCapacity,
 		Settings:      engineSettings(cfg),
 		Rules:         a.rules.Load,
+		Topology:      func() correlate.Topology { return topologyOf(a.cmdb.Graph()) },
 	})
 	if a.kafka, err = newKafka(cfg, &o, reg, a.engine); err != nil {
 		return nil, err
@@ -174,6 +181,7 @@ func New(o Options) (*App, error) {
 		NotFound:    func(err error) bool { return errors.Is(err, correlate.ErrNoIncident) },
 		MaxBodySize: int64(cfg.Ingest.MaxBodySize),
 	}).Register(mux)
+	cmdb.NewAPI(a.cmdb, cmdb.APIOptions{Logger: o.Logger.With("component", "cmdb")}).Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("Healthy\n"))
@@ -230,6 +238,9 @@ func (a *App) Engine() *correlate.Engine { return a.engine }
 // Rules holds the rule set in force; a reload swaps it.
 func (a *App) Rules() *rules.Store { return a.rules }
 
+// CMDB is the daemon's CMDB.
+func (a *App) CMDB() *cmdb.Store { return a.cmdb }
+
 // Config is the configuration in force.
 func (a *App) Config() *config.Config { return a.cfg.Load() }
 
@@ -248,11 +259,18 @@ func (a *App) Reload() error {
 		a.logger.Error("config reload failed; keeping the previous config", "err", err)
 		return err
 	}
-	// Rules first: a bad rule file fails the whole reload before anything
-	// changes.
+	// What can fail goes first, and a failed reload changes nothing: the
+	// rules, then the CMDB, which puts the old rules back if it fails.
+	oldRules := a.rules.Load()
 	if _, err := a.rules.Reload(cfg.Rules.Files...); err != nil {
 		a.reloadOK.Set(0)
 		a.logger.Error("rule reload failed; keeping the previous config and rules", "err", err)
+		return err
+	}
+	if _, err := a.cmdb.LoadFiles(cfg.CMDB.Files); err != nil {
+		a.rules.Set(oldRules)
+		a.reloadOK.Set(0)
+		a.logger.Error("config reload failed; keeping the previous config, rules and CMDB", "err", err)
 		return err
 	}
 	if running := a.engine.QueueCapacity(); cfg.Engine.QueueCapacity != running {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package cmdb
+
+const raceEnabled = false
