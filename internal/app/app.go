@@ -181,7 +181,10 @@ func New(o Options) (*App, error) {
 		NotFound:    func(err error) bool { return errors.Is(err, correlate.ErrNoIncident) },
 		MaxBodySize: int64(cfg.Ingest.MaxBodySize),
 	}).Register(mux)
-	cmdb.NewAPI(a.cmdb, cmdb.APIOptions{Logger: o.Logger.With("component", "cmdb")}).Register(mux)
+	cmdb.NewAPI(a.cmdb, cmdb.APIOptions{
+		Logger:        o.Logger.With("component", "cmdb"),
+		OpenIncidents: func(ids []string) map[string][]string { return openIncidentsByCI(a.engine.DB().Txn(false), ids) },
+	}).Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("Healthy\n"))

@@ -73,4 +73,23 @@ func TestCoreSwitchScenarioOnExampleCMDB(t *testing.T) {
 	require.Contains(t, []incident.Priority{1, 2}, sw1.Priority)
 	require.Equal(t, farHost, disk.ProbableCause)
 	require.Len(t, disk.Alerts, 1)
+
+	// The switch's impact lists its incident, and the hosts behind it.
+	var impact struct {
+		Incidents []string
+		Impacted  []struct {
+			ID        string
+			Incidents []string
+		}
+	}
+	require.Equal(t, http.StatusOK, d.getJSON(t, "/api/v1/cis/"+sw+"/impact?hops=1", &impact))
+	require.Equal(t, []string{sw1.ID}, impact.Incidents)
+	var withIncident int
+	for _, c := range impact.Impacted {
+		if len(c.Incidents) > 0 {
+			require.Equal(t, []string{sw1.ID}, c.Incidents, c.ID)
+			withIncident++
+		}
+	}
+	require.Equal(t, 40, withIncident, "the hosts that alerted")
 }

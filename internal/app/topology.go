@@ -1,6 +1,8 @@
 package app
 
 import (
+	"github.com/hashicorp/go-memdb"
+	"github.com/sift-itsm/sift/incident"
 	"strconv"
 
 	"github.com/sift-itsm/sift/correlate"
@@ -76,3 +78,29 @@ func (t topology) Near(id string, hops int, follows func(string) bool, f func(st
 }
 
 func (t topology) DependsOn(a, b string, hops int) bool { return t.g.DependsOn(a, b, hops) }
+
+// openIncidentsByCI returns the open incidents touching each of the CIs,
+// newest first, for the CMDB impact endpoint.
+func openIncidentsByCI(txn *memdb.Txn, ids []string) map[string][]string {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	out := map[string][]string{}
+	it, err := txn.GetReverse(incident.Table, "id")
+	if err != nil {
+		return out
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		inc := raw.(*incident.Incident)
+		if !inc.State.Open() {
+			continue
+		}
+		for _, ci := range inc.CIs {
+			if want[ci] {
+				out[ci] = append(out[ci], inc.ID())
+			}
+		}
+	}
+	return out
+}
