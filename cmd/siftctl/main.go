@@ -38,6 +38,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmdbCheck := cmdbCmd.Command("check", "Check CMDB files (YAML, JSON, CSV) as siftd loads cmdb.files: together, as one CMDB.")
 	cmdbFiles := cmdbCheck.Arg("file", "CMDB files to check.").Required().ExistingFiles()
 
+	replayCmd := a.Command("replay", "Run the engine over a JSON-lines file of generic events, the clock following the events, and print the incidents as JSON.")
+	var ro replayOptions
+	replayCmd.Flag("config", "siftd configuration file (incident settings; rules and CMDB files unless given).").StringVar(&ro.config)
+	replayCmd.Flag("cmdb", "CMDB files (repeatable); default the config's cmdb.files.").StringsVar(&ro.cmdb)
+	replayCmd.Flag("rules", "Rule files (repeatable); default the config's rules.files, else the built-in rules.").StringsVar(&ro.rules)
+	replayCmd.Flag("events", "JSON-lines file of generic events (an object or an array per line).").Required().StringVar(&ro.events)
+	replayCmd.Flag("out", "Output file; - for standard output.").Default("-").StringVar(&ro.out)
+
 	if len(args) == 0 {
 		a.Usage(nil)
 		return 2
@@ -57,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkRules(*ruleFiles, stdout, stderr)
 	case cmdbCheck.FullCommand():
 		return checkCMDB(*cmdbFiles, stdout, stderr)
+	case replayCmd.FullCommand():
+		return replay(ro, stdout, stderr)
 	}
 	return 0
 }

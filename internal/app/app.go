@@ -149,9 +149,9 @@ func New(o Options) (*App, error) {
 		Registerer:    reg,
 		Now:           o.Now,
 		QueueCapacity: cfg.Engine.QueueCapacity,
-		Settings:      engineSettings(cfg),
+		Settings:      EngineSettings(cfg),
 		Rules:         a.rules.Load,
-		Topology:      func() correlate.Topology { return topologyOf(a.cmdb.Graph()) },
+		Topology:      func() correlate.Topology { return TopologyOf(a.cmdb.Graph()) },
 	})
 	if a.kafka, err = newKafka(cfg, &o, reg, a.engine); err != nil {
 		return nil, err
@@ -214,7 +214,8 @@ func New(o Options) (*App, error) {
 	return a, nil
 }
 
-func engineSettings(c *config.Config) correlate.Settings {
+// EngineSettings are the engine settings a configuration gives.
+func EngineSettings(c *config.Config) correlate.Settings {
 	return correlate.Settings{
 		BatchMaxEvents:    c.Engine.BatchMaxEvents,
 		BatchMaxWait:      c.Engine.BatchMaxWait.Std(),
@@ -279,7 +280,7 @@ func (a *App) Reload() error {
 	if running := a.engine.QueueCapacity(); cfg.Engine.QueueCapacity != running {
 		a.logger.Warn("engine.queue_capacity changes only at restart", "running", running, "configured", cfg.Engine.QueueCapacity)
 	}
-	a.engine.SetSettings(engineSettings(cfg))
+	a.engine.SetSettings(EngineSettings(cfg))
 	a.kafka.warnReload(cfg)
 	a.receiver.SetMaxBodySize(int64(cfg.Ingest.MaxBodySize))
 	a.receiver.SetRetryAfter(cfg.Ingest.RetryAfter.Std())

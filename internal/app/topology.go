@@ -15,8 +15,8 @@ import (
 // meet.
 type topology struct{ g *cmdb.Graph }
 
-// topologyOf returns the engine's view of g, nil for an empty CMDB.
-func topologyOf(g *cmdb.Graph) correlate.Topology {
+// TopologyOf returns the engine's view of g, nil for an empty CMDB.
+func TopologyOf(g *cmdb.Graph) correlate.Topology {
 	if g == nil || g.Len() == 0 {
 		return nil
 	}
