@@ -45,6 +45,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	replayCmd.Flag("rules", "Rule files (repeatable); default the config's rules.files, else the built-in rules.").StringsVar(&ro.rules)
 	replayCmd.Flag("events", "JSON-lines file of generic events (an object or an array per line).").Required().StringVar(&ro.events)
 	replayCmd.Flag("out", "Output file; - for standard output.").Default("-").StringVar(&ro.out)
+	replayCmd.Flag("cpuprofile", "Write a CPU profile of the replay to this file.").StringVar(&ro.cpuProfile)
 
 	if len(args) == 0 {
 		a.Usage(nil)

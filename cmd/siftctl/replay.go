@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/sift-itsm/sift/config"
@@ -24,6 +25,7 @@ const replayBatch = 1000
 
 type replayOptions struct {
 	config, events, out string
+	cpuProfile          string
 	cmdb, rules         []string
 }
 
@@ -76,6 +78,17 @@ func replay(o replayOptions, stdout, stderr io.Writer) int {
 	}
 	defer in.Close()
 
+	if o.cpuProfile != "" {
+		pf, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fail("%v", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	eng := correlate.NewOffline(app.EngineSettings(cfg), rs, topo)
 	sc := bufio.NewScanner(in)
