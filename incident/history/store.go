@@ -202,14 +202,26 @@ func (s *Store) migrate(ctx context.Context) error {
 				return fmt.Errorf("schema migration %d (%s): %w", m.version, m.name, err)
 			}
 		}
-		err := s.conn.Exec(ctx, "INSERT INTO "+s.table(tableMigrations)+" (version, name, applied_at) VALUES (?, ?, ?)",
-			m.version, m.name, s.o.Now().UTC().Truncate(time.Second))
-		if err != nil {
+		// An INSERT goes through PrepareBatch: 18.16 never answers an
+		// INSERT ... VALUES sent with Exec.
+		if err := s.record(ctx, m); err != nil {
 			return fmt.Errorf("recording schema migration %d: %w", m.version, err)
 		}
 		s.o.Logger.Info("applied history schema migration", "version", m.version, "name", m.name)
 	}
 	return nil
+}
+
+func (s *Store) record(ctx context.Context, m migration) error {
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.table(tableMigrations)+" (version, name, applied_at)")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = b.Close() }()
+	if err := b.Append(m.version, m.name, s.o.Now().UTC().Truncate(time.Second)); err != nil {
+		return err
+	}
+	return b.Send()
 }
 
 // applyRetention puts each table's TTL in force on servers that have
