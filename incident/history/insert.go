@@ -2,6 +2,7 @@ package history
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -32,6 +33,10 @@ var insertColumns = map[string][]string{
 	TableNotifications: {"at", "at_ns", "id", "attempt", "incident_id", "receiver", "integration", "status",
 		"error", "duration_ns", "alert_fingerprints"},
 }
+
+// errInvalidRows marks rows the driver cannot encode for the table: no
+// retry can fix them.
+var errInvalidRows = errors.New("rows do not fit the table")
 
 func (s *Store) insertSQL(table string) string {
 	return "INSERT INTO " + s.table(table) + " (" + strings.Join(insertColumns[table], ", ") + ")"
@@ -83,7 +88,7 @@ func (s *Store) Insert(ctx context.Context, table string, r *Rows) error {
 		err = appendNotifications(b, r.Notifications)
 	}
 	if err != nil {
-		return fmt.Errorf("insert into %s: %w", table, err)
+		return fmt.Errorf("insert into %s: %w: %w", table, errInvalidRows, err)
 	}
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("insert into %s: %w", table, err)

@@ -14,7 +14,7 @@ import (
 const (
 	dropQueueFull = "queue_full" // in memory over twice queue_max_rows: the spool cannot keep up
 	dropSpoolFull = "spool_full" // oldest spooled batch removed to stay under spool_max_size
-	dropRejected  = "rejected"   // ClickHouse refused the batch max_attempts times
+	dropRejected  = "rejected"   // ClickHouse refused the batch max_attempts times, or the driver could not encode it
 	dropCorrupt   = "corrupt"    // a spool file that cannot be read back
 	dropSpoolIO   = "spool_error"
 	dropClosed    = "closed" // handed to a stopped writer
@@ -26,18 +26,21 @@ var dropReasons = []string{dropQueueFull, dropSpoolFull, dropRejected, dropCorru
 const (
 	errUnreachable = "unreachable" // no connection, or it broke
 	errTimeout     = "timeout"
-	errServer      = "server" // ClickHouse answered with an exception
-	errSpool       = "spool"  // writing or reading a spool file
+	errServer      = "server"  // ClickHouse answered with an exception
+	errInvalid     = "invalid" // rows the driver cannot encode
+	errSpool       = "spool"   // writing or reading a spool file
 	errRetention   = "retention"
 )
 
-var errReasons = []string{errUnreachable, errTimeout, errServer, errSpool, errRetention}
+var errReasons = []string{errUnreachable, errTimeout, errServer, errInvalid, errSpool, errRetention}
 
 // reasonOf classifies a send error.
 func reasonOf(err error) string {
 	var ex *clickhouse.Exception
 	var ne net.Error
 	switch {
+	case errors.Is(err, errInvalidRows):
+		return errInvalid
 	case errors.As(err, &ex):
 		return errServer
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():

@@ -49,13 +49,16 @@ var timeColumn = map[string]string{
 }
 
 // Enum definitions shared by tables. Values match the Go constants of
-// ingest (Status, Severity) so a column append needs no mapping.
+// ingest (Status, Severity) so a column append needs no mapping. Enums
+// whose Go value starts at 1 have 'unknown' = 0: the driver refuses a
+// value the enum lacks, and a zero field must not make the server
+// reject a whole batch.
 const (
 	enumStatus   = "Enum8('firing' = 0, 'resolved' = 1)"
 	enumSeverity = "Enum8('critical' = 0, 'major' = 1, 'minor' = 2, 'warning' = 3, 'info' = 4)"
-	enumChange   = "Enum8('opened' = 1, 'updated' = 2, 'resolved' = 3)"
-	enumIncident = "Enum8('new' = 1, 'acknowledged' = 2, 'in_progress' = 3, 'on_hold' = 4, 'resolved' = 5, 'closed' = 6)"
-	enumProblem  = "Enum8('new' = 1, 'investigating' = 2, 'known_error' = 3, 'resolved' = 4, 'closed' = 5)"
+	enumChange   = "Enum8('unknown' = 0, 'opened' = 1, 'updated' = 2, 'resolved' = 3)"
+	enumIncident = "Enum8('unknown' = 0, 'new' = 1, 'acknowledged' = 2, 'in_progress' = 3, 'on_hold' = 4, 'resolved' = 5, 'closed' = 6)"
+	enumProblem  = "Enum8('unknown' = 0, 'new' = 1, 'investigating' = 2, 'known_error' = 3, 'resolved' = 4, 'closed' = 5)"
 )
 
 // A migration is one numbered schema step. Statements use {db} for the
@@ -219,7 +222,7 @@ ORDER BY id`,
 	incident_id String,
 	receiver String,
 	integration String,
-	status Enum8('sent' = 1, 'failed' = 2, 'held' = 3, 'suppressed' = 4),
+	status Enum8('unknown' = 0, 'sent' = 1, 'failed' = 2, 'held' = 3, 'suppressed' = 4),
 	error String,
 	duration_ns Int64,
 	alert_fingerprints Array(UInt64)

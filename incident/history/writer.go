@@ -472,7 +472,7 @@ func (w *Writer) sender(ctx context.Context, stopping <-chan struct{}) {
 		w.m.errors.WithLabelValues(reason).Inc()
 		w.m.up.Set(0)
 		head.attempts++
-		if errors.Is(err, errCorrupt) || reason == errServer && head.attempts >= w.o.MaxAttempts {
+		if errors.Is(err, errCorrupt) || reason == errInvalid || reason == errServer && head.attempts >= w.o.MaxAttempts {
 			why := dropRejected
 			if errors.Is(err, errCorrupt) {
 				why = dropCorrupt
