@@ -33,7 +33,8 @@ const (
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 type spool struct {
-	dir  string
+	dir string
+	// next is the number after the highest file found at open.
 	next uint64
 }
 
@@ -118,8 +119,10 @@ func statSpoolFile(path string) (spoolFile, error) {
 	return sf, nil
 }
 
-// write stores r as the next file.
-func (s *spool) write(r *Rows) (spoolFile, error) {
+// write stores r as file number n. Numbers are given at seal time, in
+// the order batches are to be sent, so that a restart sends them in that
+// order whichever goroutine spooled them first.
+func (s *spool) write(r *Rows, n uint64) (spoolFile, error) {
 	var payload bytes.Buffer
 	if err := gob.NewEncoder(&payload).Encode(r); err != nil {
 		return spoolFile{}, fmt.Errorf("encoding spool batch: %w", err)
@@ -133,8 +136,7 @@ func (s *spool) write(r *Rows) (spoolFile, error) {
 	binary.LittleEndian.PutUint64(h[32:], uint64(payload.Len()))
 	binary.LittleEndian.PutUint32(h[40:], crc32.Checksum(payload.Bytes(), crcTable))
 
-	path := filepath.Join(s.dir, fmt.Sprintf("%020d%s", s.next, spoolExt))
-	s.next++
+	path := filepath.Join(s.dir, fmt.Sprintf("%020d%s", n, spoolExt))
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {

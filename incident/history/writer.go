@@ -107,6 +107,7 @@ type Writer struct {
 	spoolCount int
 	down       bool // the last send failed: batches go to disk
 	closed     bool
+	nextFile   uint64 // spool file number of the next sealed batch
 
 	wakeBatcher chan struct{}
 	wakeSender  chan struct{}
@@ -116,6 +117,7 @@ type Writer struct {
 type pbatch struct {
 	rows     *Rows
 	file     *spoolFile
+	n        uint64 // its spool file number
 	counts   counts
 	sent     [len(counts{})]bool // tables already inserted; a retry skips them
 	busy     bool                // the sender or the spooler holds it
@@ -135,6 +137,7 @@ func NewWriter(dst Destination, o WriterOptions) (*Writer, error) {
 		return nil, err
 	}
 	w.spool = sp
+	w.nextFile = sp.next
 	for _, path := range bad {
 		o.Logger.Error("unreadable history spool file; deleting it", "file", path)
 		w.m.errors.WithLabelValues(errSpool).Inc()
@@ -287,6 +290,8 @@ func (w *Writer) batcher(ctx context.Context) {
 		b := &pbatch{rows: open, counts: open.counts()}
 		open = &Rows{}
 		w.mu.Lock()
+		b.n = w.nextFile
+		w.nextFile++
 		w.pending = append(w.pending, b)
 		w.mu.Unlock()
 		signal(w.wakeSender)
@@ -368,7 +373,7 @@ func (w *Writer) spoolOne(cond func(*pbatch) bool) bool {
 // batch that cannot be written is dropped and counted: memory is bounded
 // and the disk said no.
 func (w *Writer) toDisk(b *pbatch) {
-	f, err := w.spool.write(b.rows)
+	f, err := w.spool.write(b.rows, b.n)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	b.busy = false
