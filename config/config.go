@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/alecthomas/units"
@@ -17,6 +18,8 @@ import (
 type Config struct {
 	Ingest IngestConfig `yaml:"ingest"`
 	Engine EngineConfig `yaml:"engine"`
+	// History is off unless history.clickhouse.addresses is set.
+	History HistoryConfig `yaml:"history"`
 
 	// original bytes, for the config hash metric.
 	raw []byte
@@ -58,6 +61,7 @@ func Default() *Config {
 			ResolvedRetention: Duration(time.Hour),
 			TickInterval:      Duration(time.Second),
 		},
+		History: defaultHistory(),
 	}
 }
 
@@ -71,6 +75,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config file %q: %w", path, err)
 	}
+	c.History.resolvePaths(filepath.Dir(path))
 	return c, nil
 }
 
@@ -107,6 +112,7 @@ func (c *Config) Validate() error {
 	check(e.ResolveTimeout > 0, "engine.resolve_timeout", "must be over 0, got %s", e.ResolveTimeout)
 	check(e.ResolvedRetention > 0, "engine.resolved_retention", "must be over 0, got %s", e.ResolvedRetention)
 	check(e.TickInterval >= Duration(10*time.Millisecond) && e.TickInterval <= Duration(time.Minute), "engine.tick_interval", "must be from 10ms to 1m, got %s", e.TickInterval)
+	errs = append(errs, c.History.validate()...)
 	return errors.Join(errs...)
 }
 

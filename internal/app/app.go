@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/sift-itsm/sift/config"
 	"github.com/sift-itsm/sift/correlate"
+	"github.com/sift-itsm/sift/incident/history"
 	"github.com/sift-itsm/sift/ingest"
 )
 
@@ -74,6 +76,7 @@ type App struct {
 	logger   *slog.Logger
 	engine   *correlate.Engine
 	receiver *ingest.Receiver
+	history  *historySink // nil when history is off
 	handler  http.Handler
 
 	cfgMu sync.Mutex // serialises reloads
@@ -129,6 +132,14 @@ func New(o Options) (*App, error) {
 		QueueCapacity: cfg.Engine.QueueCapacity,
 		Settings:      engineSettings(cfg),
 	})
+	var err error
+	a.history, err = newHistory(cfg, o.StoragePath, o.Logger.With("component", "history"), reg, o.Now)
+	if err != nil {
+		return nil, err
+	}
+	if a.history != nil {
+		a.engine.Subscribe(a.history.writer)
+	}
 	a.receiver = ingest.NewReceiver(ingest.ReceiverOptions{
 		Submitter:   a.engine,
 		Logger:      o.Logger.With("component", "ingest"),
@@ -141,6 +152,7 @@ func New(o Options) (*App, error) {
 	mux := http.NewServeMux()
 	a.receiver.Register(mux)
 	correlate.NewAPI(a.engine, o.Logger.With("component", "api")).Register(mux)
+	history.NewAPI(a.history.querier(), o.Logger.With("component", "history_api"), o.Now).Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("Healthy\n"))
@@ -209,6 +221,9 @@ func (a *App) Reload() error {
 	if running := a.engine.QueueCapacity(); cfg.Engine.QueueCapacity != running {
 		a.logger.Warn("engine.queue_capacity changes only at restart", "running", running, "configured", cfg.Engine.QueueCapacity)
 	}
+	if !reflect.DeepEqual(cfg.History, a.cfg.Load().History) {
+		a.logger.Warn("history settings change only at restart")
+	}
 	a.engine.SetSettings(engineSettings(cfg))
 	a.receiver.SetMaxBodySize(int64(cfg.Ingest.MaxBodySize))
 	a.receiver.SetRetryAfter(cfg.Ingest.RetryAfter.Std())
@@ -237,6 +252,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 	engineErr := make(chan error, 1)
 	go func() { engineErr <- a.engine.Run(context.WithoutCancel(ctx)) }()
+	a.history.start()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	a.ready.Store(true)
@@ -255,8 +271,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	// engine will not apply: readiness goes false, the server stops
 	// accepting and waits for in-flight requests (whose events are then
 	// queued). Then the engine is closed and drains its queue into the
-	// state and the sinks. Sinks added later (history, notify) flush
-	// after the engine, in that order.
+	// state and the sinks. Then history sends what it holds or spools it
+	// to disk (bounded by its flush timeout) and closes its connections.
+	// Sinks added later (notify) stop after history.
 	a.ready.Store(false)
 	a.logger.Info("shutting down: stopping intake")
 	sctx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
@@ -274,10 +291,22 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		// non-zero rather than claim a clean stop.
 		n := a.engine.QueueLength()
 		a.logger.Error("engine did not drain in time; queued events are lost", "events", n)
+		a.stopHistory()
 		return errors.Join(runErr, fmt.Errorf("shutdown: engine did not drain in %s, %d events lost", a.opts.ShutdownTimeout, n))
 	}
+	a.stopHistory()
 	a.logger.Info("shutdown complete")
 	return runErr
+}
+
+func (a *App) stopHistory() {
+	if a.history == nil {
+		return
+	}
+	a.logger.Info("shutting down: flushing history")
+	if err := a.history.stop(); err != nil {
+		a.logger.Warn("closing history", "err", err)
+	}
 }
 
 func orDefault(file string) string {
