@@ -104,11 +104,10 @@ func testEvent(at time.Duration, status ingest.Status, kv ...string) ingest.Even
 
 // pipeline is an engine feeding a writer, both running.
 type pipeline struct {
-	e       *correlate.Engine
-	w       *Writer
-	cancel  context.CancelFunc
-	done    chan struct{}
-	engineT time.Time
+	e      *correlate.Engine
+	w      *Writer
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 func startPipeline(t testing.TB, dst Destination, spoolDir string, mod func(*WriterOptions)) *pipeline {
