@@ -23,6 +23,8 @@ type Config struct {
 	Rules     RulesConfig     `yaml:"rules"`
 	Output    OutputConfig    `yaml:"output"`
 	CMDB      CMDBConfig      `yaml:"cmdb"`
+	// History is off unless history.clickhouse.addresses is set.
+	History HistoryConfig `yaml:"history"`
 
 	// original bytes, for the config hash metric.
 	raw []byte
@@ -118,7 +120,8 @@ func Default() *Config {
 			EventSkew:       Duration(time.Minute),
 			Flapping:        FlappingConfig{Changes: 4, Window: Duration(10 * time.Minute)},
 		},
-		Output: OutputConfig{Kafka: defaultKafkaOutput()},
+		Output:  OutputConfig{Kafka: defaultKafkaOutput()},
+		History: defaultHistory(),
 	}
 }
 
@@ -143,6 +146,7 @@ func Load(path string) (*Config, error) {
 			c.CMDB.Files[i] = filepath.Join(filepath.Dir(path), f)
 		}
 	}
+	c.History.resolvePaths(filepath.Dir(path))
 	return c, nil
 }
 
@@ -197,6 +201,7 @@ func (c *Config) Validate() error {
 	for i, f := range c.CMDB.Files {
 		check(f != "", fmt.Sprintf("cmdb.files[%d]", i), "must not be empty")
 	}
+	errs = append(errs, c.History.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/sift-itsm/sift/correlate"
 	"github.com/sift-itsm/sift/incident"
 	"github.com/sift-itsm/sift/incident/cmdb"
+	"github.com/sift-itsm/sift/incident/history"
 	"github.com/sift-itsm/sift/ingest"
 	ingestkafka "github.com/sift-itsm/sift/ingest/kafka"
 	"github.com/sift-itsm/sift/internal/httpapi"
@@ -87,6 +89,7 @@ type App struct {
 	rules    *rules.Store
 	kafka    *kafkaParts
 	cmdb     *cmdb.Store
+	history  *historySink // nil when history is off
 	handler  http.Handler
 
 	cfgMu sync.Mutex // serialises reloads
@@ -156,6 +159,13 @@ func New(o Options) (*App, error) {
 	if a.kafka, err = newKafka(cfg, &o, reg, a.engine); err != nil {
 		return nil, err
 	}
+	a.history, err = newHistory(cfg, o.StoragePath, o.Logger.With("component", "history"), reg, o.Now)
+	if err != nil {
+		return nil, err
+	}
+	if a.history != nil {
+		a.engine.Subscribe(a.history.writer)
+	}
 	a.receiver = ingest.NewReceiver(ingest.ReceiverOptions{
 		Submitter:   a.engine,
 		Logger:      o.Logger.With("component", "ingest"),
@@ -185,6 +195,7 @@ func New(o Options) (*App, error) {
 		Logger:        o.Logger.With("component", "cmdb"),
 		OpenIncidents: func(ids []string) map[string][]string { return openIncidentsByCI(a.engine.DB().Txn(false), ids) },
 	}).Register(mux)
+	history.NewAPI(a.history.querier(), o.Logger.With("component", "history_api"), o.Now).Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("Healthy\n"))
@@ -282,6 +293,9 @@ func (a *App) Reload() error {
 	}
 	a.engine.SetSettings(EngineSettings(cfg))
 	a.kafka.warnReload(cfg)
+	if !reflect.DeepEqual(cfg.History, a.cfg.Load().History) {
+		a.logger.Warn("history settings change only at restart")
+	}
 	a.receiver.SetMaxBodySize(int64(cfg.Ingest.MaxBodySize))
 	a.receiver.SetRetryAfter(cfg.Ingest.RetryAfter.Std())
 	a.cfg.Store(cfg)
@@ -309,6 +323,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 	engineErr := make(chan error, 1)
 	go func() { engineErr <- a.engine.Run(context.WithoutCancel(ctx)) }()
+	a.history.start()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	a.kafka.start()
@@ -330,8 +345,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	// engine will not apply: readiness goes false, the server stops
 	// accepting and waits for in-flight requests (whose events are then
 	// queued). Then the engine is closed and drains its queue into the
-	// state and the sinks. Sinks added later (history, notify) flush
-	// after the engine, in that order.
+	// state and the sinks. Then history sends what it holds or spools it
+	// to disk (bounded by its flush timeout) and closes its connections.
+	// Sinks added later (notify) stop after history.
 	a.ready.Store(false)
 	a.logger.Info("shutting down: stopping intake")
 	sctx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
@@ -355,14 +371,26 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		// non-zero rather than claim a clean stop.
 		n := a.engine.QueueLength()
 		a.logger.Error("engine did not drain in time; queued events are lost", "events", n)
+		a.stopHistory()
 		return errors.Join(runErr, fmt.Errorf("shutdown: engine did not drain in %s, %d events lost", a.opts.ShutdownTimeout, n))
 	}
 	// Kafka output last: the engine's final batches are queued by now.
 	if err := a.kafka.stopOutput(sctx); err != nil {
 		a.logger.Warn("kafka output did not close cleanly", "err", err)
 	}
+	a.stopHistory()
 	a.logger.Info("shutdown complete")
 	return runErr
+}
+
+func (a *App) stopHistory() {
+	if a.history == nil {
+		return
+	}
+	a.logger.Info("shutting down: flushing history")
+	if err := a.history.stop(); err != nil {
+		a.logger.Warn("closing history", "err", err)
+	}
 }
 
 func orDefault(file string) string {

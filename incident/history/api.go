@@ -1,0 +1,206 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"github.com/sift-itsm/sift/internal/httpapi"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/alertmanager/matcher/compat"
+	"github.com/prometheus/common/model"
+)
+
+// Paging limits of the history endpoints.
+const (
+	DefaultPageSize  = 100
+	MaxPageSize      = 10000
+	DefaultEventSpan = 24 * time.Hour
+	// QueryTimeout bounds one history query.
+	QueryTimeout = 30 * time.Second
+)
+
+// Querier is what the API reads: *Store in production.
+type Querier interface {
+	Events(ctx context.Context, q EventQuery) (EventPage, error)
+	AlertStates(ctx context.Context, fp model.Fingerprint, from, to time.Time, limit int) (AlertHistory, error)
+}
+
+// API serves /api/v1/history. With a nil Querier (history off) every
+// endpoint answers 503 saying so. Later endpoints (incident timelines,
+// analytics) mount beside these in Register.
+type API struct {
+	q             Querier
+	now           func() time.Time
+	logger        *slog.Logger
+	parseMatchers compat.ParseMatchers
+}
+
+// NewAPI returns the history API over q; now is the clock of default
+// time ranges (time.Now when nil).
+func NewAPI(q Querier, logger *slog.Logger, now func() time.Time) *API {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &API{q: q, now: now, logger: logger, parseMatchers: compat.FallbackMatchersParser(logger)}
+}
+
+// Register mounts the endpoints on mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/history/events", a.events)
+	mux.HandleFunc("GET /api/v1/history/alerts/{fingerprint}", a.alert)
+}
+
+var (
+	writeJSON = httpapi.WriteJSON
+	badParam  = httpapi.BadParam
+)
+
+func (a *API) off(w http.ResponseWriter) bool {
+	if a.q != nil {
+		return false
+	}
+	writeJSON(w, http.StatusServiceUnavailable, httpapi.Error{Code: http.StatusServiceUnavailable,
+		Message: "history is off: set history.clickhouse.addresses in the config file"})
+	return true
+}
+
+// queryFailed answers 503: history is a replica that may be away while
+// siftd runs on; the caller retries.
+func (a *API) queryFailed(w http.ResponseWriter, err error) {
+	a.logger.Warn("history query failed", "err", err)
+	writeJSON(w, http.StatusServiceUnavailable, httpapi.Error{Code: http.StatusServiceUnavailable, Message: "history query failed: " + err.Error()})
+}
+
+// parseTime accepts RFC 3339 or Unix seconds (with a fraction), as the
+// Prometheus API does.
+func parseTime(s string) (time.Time, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1<<33 {
+			return time.Time{}, errors.New("out of range")
+		}
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, errors.New("must be RFC 3339 or Unix seconds")
+	}
+	return t, nil
+}
+
+// timeRange reads from and to; missing, to is now and from is to - span
+// (or the epoch when span is 0).
+func (a *API) timeRange(w http.ResponseWriter, r *http.Request, span time.Duration) (from, to time.Time, ok bool) {
+	q := r.URL.Query()
+	to = a.now()
+	if s := q.Get("to"); s != "" {
+		t, err := parseTime(s)
+		if err != nil {
+			badParam(w, "to", err)
+			return from, to, false
+		}
+		to = t
+	}
+	from = time.Unix(0, 1)
+	if span > 0 {
+		from = to.Add(-span)
+	}
+	if s := q.Get("from"); s != "" {
+		t, err := parseTime(s)
+		if err != nil {
+			badParam(w, "from", err)
+			return from, to, false
+		}
+		from = t
+	}
+	if !from.Before(to) {
+		badParam(w, "from", errors.New("must be before to"))
+		return from, to, false
+	}
+	return from, to, true
+}
+
+func limitParam(w http.ResponseWriter, r *http.Request, def int) (int, bool) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > MaxPageSize {
+		badParam(w, "limit", errors.New("must be an integer from 1 to "+strconv.Itoa(MaxPageSize)))
+		return 0, false
+	}
+	return n, true
+}
+
+func (a *API) events(w http.ResponseWriter, r *http.Request) {
+	if a.off(w) {
+		return
+	}
+	var q EventQuery
+	for _, s := range r.URL.Query()["filter"] {
+		ms, err := a.parseMatchers(s, "api")
+		if err != nil {
+			badParam(w, "filter", err)
+			return
+		}
+		q.Matchers = append(q.Matchers, ms...)
+	}
+	var ok bool
+	if q.From, q.To, ok = a.timeRange(w, r, DefaultEventSpan); !ok {
+		return
+	}
+	if q.Limit, ok = limitParam(w, r, DefaultPageSize); !ok {
+		return
+	}
+	if s := r.URL.Query().Get("page_token"); s != "" {
+		c, err := ParseCursor(s)
+		if err != nil {
+			badParam(w, "page_token", err)
+			return
+		}
+		q.Before = &c
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), QueryTimeout)
+	defer cancel()
+	page, err := a.q.Events(ctx, q)
+	if err != nil {
+		a.queryFailed(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (a *API) alert(w http.ResponseWriter, r *http.Request) {
+	if a.off(w) {
+		return
+	}
+	fp, err := model.ParseFingerprint(r.PathValue("fingerprint"))
+	if err != nil {
+		badParam(w, "fingerprint", err)
+		return
+	}
+	from, to, ok := a.timeRange(w, r, 0)
+	if !ok {
+		return
+	}
+	limit, ok := limitParam(w, r, 1000)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), QueryTimeout)
+	defer cancel()
+	h, err := a.q.AlertStates(ctx, fp, from, to, limit)
+	if err != nil {
+		a.queryFailed(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h)
+}

@@ -1,0 +1,104 @@
+package history
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+)
+
+type fakeQuerier struct {
+	q     EventQuery
+	fp    model.Fingerprint
+	from  time.Time
+	to    time.Time
+	limit int
+	err   error
+}
+
+func (f *fakeQuerier) Events(_ context.Context, q EventQuery) (EventPage, error) {
+	f.q = q
+	return EventPage{Events: []EventJSON{{ID: "1-1-0"}}, NextPageToken: "tok"}, f.err
+}
+
+func (f *fakeQuerier) AlertStates(_ context.Context, fp model.Fingerprint, from, to time.Time, limit int) (AlertHistory, error) {
+	f.fp, f.from, f.to, f.limit = fp, from, to, limit
+	return AlertHistory{Fingerprint: fp.String(), States: []AlertStateJSON{}}, f.err
+}
+
+func serve(t *testing.T, q Querier, url string) (int, map[string]any) {
+	t.Helper()
+	mux := http.NewServeMux()
+	var api *API
+	if q == nil {
+		api = NewAPI(nil, nil, func() time.Time { return t0 })
+	} else {
+		api = NewAPI(q, nil, func() time.Time { return t0 })
+	}
+	api.Register(mux)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, url, nil))
+	var body map[string]any
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+	return rec.Code, body
+}
+
+func TestAPIEventsParameters(t *testing.T) {
+	q := &fakeQuerier{}
+	code, body := serve(t, q, `/api/v1/history/events?filter={service="api",severity=~"crit.*"}&from=2026-03-14T10:00:00Z&to=1773489600.5&limit=5&page_token=1-2-3-4`)
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "tok", body["next_page_token"])
+	require.Len(t, q.q.Matchers, 2)
+	require.Equal(t, time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC), q.q.From)
+	require.Equal(t, time.Unix(1773489600, 5e8).UTC(), q.q.To)
+	require.Equal(t, 5, q.q.Limit)
+	require.Equal(t, &Cursor{ReceivedNs: 1, ID: EventID{Run: 2, Seq: 3, Idx: 4}}, q.q.Before)
+
+	// Defaults: the last 24h to now, 100 a page.
+	code, _ = serve(t, q, "/api/v1/history/events")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, t0, q.q.To)
+	require.Equal(t, t0.Add(-DefaultEventSpan), q.q.From)
+	require.Equal(t, DefaultPageSize, q.q.Limit)
+	require.Nil(t, q.q.Before)
+}
+
+func TestAPIErrors(t *testing.T) {
+	f := func(q Querier, url string, code int, field string) {
+		t.Helper()
+		got, body := serve(t, q, url)
+		require.Equal(t, code, got, url)
+		require.Equal(t, float64(code), body["code"])
+		if field != "" {
+			require.Equal(t, field, body["field"], url)
+		}
+	}
+	q := &fakeQuerier{}
+	f(q, "/api/v1/history/events?filter={a=~\"(\"}", 400, "filter")
+	f(q, "/api/v1/history/events?limit=0", 400, "limit")
+	f(q, "/api/v1/history/events?limit=10001", 400, "limit")
+	f(q, "/api/v1/history/events?from=yesterday", 400, "from")
+	f(q, "/api/v1/history/events?from=2026-03-15T00:00:00Z&to=2026-03-14T00:00:00Z", 400, "from")
+	f(q, "/api/v1/history/events?page_token=x", 400, "page_token")
+	f(q, "/api/v1/history/alerts/nothex", 400, "fingerprint")
+	f(nil, "/api/v1/history/events", 503, "")
+	f(nil, "/api/v1/history/alerts/00000000000000ff", 503, "")
+	f(&fakeQuerier{err: errors.New("connection refused")}, "/api/v1/history/events", 503, "")
+}
+
+func TestAPIAlert(t *testing.T) {
+	q := &fakeQuerier{}
+	code, body := serve(t, q, "/api/v1/history/alerts/00000000000000ff?limit=7")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "00000000000000ff", body["fingerprint"])
+	require.Equal(t, model.Fingerprint(255), q.fp)
+	require.Equal(t, 7, q.limit)
+	require.Equal(t, t0, q.to)
+	require.True(t, q.from.Before(time.Unix(1, 0)), "all of history by default")
+}

@@ -1,0 +1,41 @@
+// Package history keeps sift's history in ClickHouse: every accepted event
+// and every alert change, and (as the incident package lands) incident and
+// problem versions, incident timelines and notifications.
+//
+// It owns:
+//   - the schema: versioned migrations recorded in a schema_migrations
+//     table and applied at start (Store.Prepare), and retention: a table
+//     TTL on servers that have it (19.6 and later), dropping whole monthly
+//     partitions past retention on older ones (Debian's 18.16);
+//   - the Writer, an engine sink that batches rows by count or age, inserts
+//     them with the native protocol, retries with backoff and, while
+//     ClickHouse cannot take them, spools batches to files under the data
+//     directory and drains them in order when it is back;
+//   - queries (Store.Events, Store.AlertStates) and their REST handlers
+//     (API) under /api/v1/history.
+//
+// It must not: block or slow the engine (Writer.Consume only queues, and
+// drops and counts when even the spool cannot keep up), modify what the
+// engine hands it, or be the source of truth for live state: the engine's
+// memdb is. It is a subpackage of incident by the architecture's layout
+// but imports neither incident nor anything that imports the engine's
+// internals; it reads correlate's Batch and Alert only.
+//
+// # Idempotence
+//
+// Delivery to ClickHouse is at least once: a batch whose insert failed
+// with an ambiguous error is sent again, and a spooled batch may be sent
+// twice across a crash. Every row carries an identity (events: the writer
+// run, the engine batch sequence and the index in the batch; alert states:
+// run, sequence, fingerprint and alert version) and every table is a
+// ReplacingMergeTree ordered by that identity, so queries that read with
+// FINAL (as this package's do) never see a row twice.
+//
+// # Concurrency properties
+//
+// Consume is called on the engine goroutine and only appends to a queue
+// under a mutex. Run owns two goroutines: a batcher that turns queued
+// engine batches into row batches and spools them when memory or
+// ClickHouse says so, and a sender that inserts batches in order. Store
+// methods are safe for concurrent use.
+package history

@@ -1,0 +1,275 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sift-itsm/sift/ingest"
+)
+
+// Column lists of the inserts. PrepareBatch needs them: 18.16 refuses an
+// INSERT without a column list from the native driver.
+var insertColumns = map[string][]string{
+	TableEvents: {"received_at", "received_ns", "run", "seq", "idx", "fingerprint", "event_ns", "starts_ns", "ends_ns",
+		"source", "producer", "status", "severity", "raw_severity", "label_names", "label_values",
+		"annotation_names", "annotation_values", "generator_url", "acknowledge", "incident_id"},
+	TableAlertStates: {"changed_at", "changed_ns", "run", "seq", "fingerprint", "version", "kind", "expired",
+		"status", "severity", "raw_severity", "source", "producer", "generator_url", "acknowledged",
+		"label_names", "label_values", "annotation_names", "annotation_values",
+		"first_seen_ns", "starts_ns", "ends_ns", "resolved_ns", "last_seen_ns", "count", "incident_id"},
+	TableIncidents: {"opened_at", "id", "version", "updated_ns", "opened_ns", "state", "priority", "impact", "urgency",
+		"title", "rule", "group_key", "signature", "problem_id", "ci_ids", "probable_cause_ci", "services",
+		"support_group", "assignee", "alert_fingerprints", "severity", "acknowledged_ns", "resolved_ns", "closed_ns",
+		"respond_due_ns", "resolve_due_ns", "respond_breached", "resolve_breached", "label_names", "label_values"},
+	TableIncidentTimeline: {"at", "at_ns", "incident_id", "entry", "kind", "actor", "from_state", "to_state",
+		"fingerprint", "message", "field_names", "field_values"},
+	TableProblems: {"opened_at", "id", "version", "updated_ns", "opened_ns", "state", "title", "signature",
+		"incident_ids", "incident_count", "ci_ids", "services", "workaround", "runbook_url", "resolved_ns", "closed_ns"},
+	TableNotifications: {"at", "at_ns", "id", "attempt", "incident_id", "receiver", "integration", "status",
+		"error", "duration_ns", "alert_fingerprints"},
+}
+
+// errInvalidRows marks rows the driver cannot encode for the table: no
+// retry can fix them.
+var errInvalidRows = errors.New("rows do not fit the table")
+
+func (s *Store) insertSQL(table string) string {
+	return "INSERT INTO " + s.table(table) + " (" + strings.Join(insertColumns[table], ", ") + ")"
+}
+
+// Insert writes the rows of one table of r in one INSERT. It does
+// nothing when r has no rows for the table.
+func (s *Store) Insert(ctx context.Context, table string, r *Rows) error {
+	var n int
+	switch table {
+	case TableEvents:
+		n = len(r.Events)
+	case TableAlertStates:
+		n = len(r.AlertStates)
+	case TableIncidents:
+		n = len(r.Incidents)
+	case TableIncidentTimeline:
+		n = len(r.Timeline)
+	case TableProblems:
+		n = len(r.Problems)
+	case TableNotifications:
+		n = len(r.Notifications)
+	default:
+		return fmt.Errorf("insert: unknown table %q", table)
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := s.Prepare(ctx); err != nil {
+		return err
+	}
+	b, err := s.conn.PrepareBatch(ctx, s.insertSQL(table))
+	if err != nil {
+		return fmt.Errorf("insert into %s: %w", table, err)
+	}
+	defer func() { _ = b.Close() }()
+	switch table {
+	case TableEvents:
+		err = appendEvents(b, r.Events)
+	case TableAlertStates:
+		err = appendAlertStates(b, r.AlertStates)
+	case TableIncidents:
+		err = appendIncidents(b, r.Incidents)
+	case TableIncidentTimeline:
+		err = appendTimeline(b, r.Timeline)
+	case TableProblems:
+		err = appendProblems(b, r.Problems)
+	case TableNotifications:
+		err = appendNotifications(b, r.Notifications)
+	}
+	if err != nil {
+		return fmt.Errorf("insert into %s: %w: %w", table, errInvalidRows, err)
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("insert into %s: %w", table, err)
+	}
+	return nil
+}
+
+// labelArrays splits label sets into name and value arrays. All arrays
+// share two backing slices, and the strings are substrings of the packed
+// labels: two allocations for the batch, not four a row.
+type labelArrays struct {
+	names, values [][]string
+	nb, vb        []string
+}
+
+func newLabelArrays(rows, labels int) *labelArrays {
+	return &labelArrays{
+		names: make([][]string, 0, rows), values: make([][]string, 0, rows),
+		nb: make([]string, 0, labels), vb: make([]string, 0, labels),
+	}
+}
+
+func (a *labelArrays) add(ls ingest.Labels) {
+	start := len(a.nb)
+	for n, v := range ls.All() {
+		a.nb = append(a.nb, n)
+		a.vb = append(a.vb, v)
+	}
+	// Full slice expressions: a later append to nb must not write into
+	// an earlier row's array.
+	a.names = append(a.names, a.nb[start:len(a.nb):len(a.nb)])
+	a.values = append(a.values, a.vb[start:len(a.vb):len(a.vb)])
+}
+
+// appendColumns appends whole columns, in insertColumns order.
+func appendColumns(b driver.Batch, cols ...any) error {
+	for i, c := range cols {
+		if err := b.Column(i).Append(c); err != nil {
+			return fmt.Errorf("column %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func boolU8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func appendEvents(b driver.Batch, rows []EventRow) error {
+	n := len(rows)
+	var (
+		recvAt                                     = make([]int64, n)
+		recvNs, eventNs, startsNs, endsNs          = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		run, seq, fp                               = make([]uint64, n), make([]uint64, n), make([]uint64, n)
+		idx                                        = make([]uint32, n)
+		source, producer, rawSev, genURL, incident = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		status, severity                           = make([]int8, n), make([]int8, n)
+		ack                                        = make([]uint8, n)
+		nlabels, nannot                            int
+	)
+	for i := range rows {
+		nlabels += rows[i].Labels.Len()
+		nannot += rows[i].Annotations.Len()
+	}
+	labels, annots := newLabelArrays(n, nlabels), newLabelArrays(n, nannot)
+	for i := range rows {
+		r := &rows[i]
+		recvAt[i] = dateTime(r.ReceivedNs)
+		recvNs[i], eventNs[i], startsNs[i], endsNs[i] = r.ReceivedNs, r.EventNs, r.StartsNs, r.EndsNs
+		run[i], seq[i], idx[i], fp[i] = r.ID.Run, r.ID.Seq, r.ID.Idx, r.Fingerprint
+		source[i], producer[i], rawSev[i], genURL[i], incident[i] = r.Source, r.Producer, r.RawSeverity, r.GeneratorURL, r.IncidentID
+		status[i], severity[i] = int8(r.Status), int8(r.Severity)
+		ack[i] = boolU8(r.Acknowledge)
+		labels.add(r.Labels)
+		annots.add(r.Annotations)
+	}
+	return appendColumns(b, recvAt, recvNs, run, seq, idx, fp, eventNs, startsNs, endsNs,
+		source, producer, status, severity, rawSev, labels.names, labels.values,
+		annots.names, annots.values, genURL, ack, incident)
+}
+
+func appendAlertStates(b driver.Batch, rows []AlertStateRow) error {
+	n := len(rows)
+	var (
+		changedAt                                          = make([]int64, n)
+		changedNs, firstSeen, starts, ends, resolved, last = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		run, seq, fp, version, count                       = make([]uint64, n), make([]uint64, n), make([]uint64, n), make([]uint64, n), make([]uint64, n)
+		kind, status, severity                             = make([]int8, n), make([]int8, n), make([]int8, n)
+		expired, acked                                     = make([]uint8, n), make([]uint8, n)
+		rawSev, source, producer, genURL, incident         = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		labels, annots                                     = newLabelArrays(n, 8*n), newLabelArrays(n, 2*n)
+	)
+	for i := range rows {
+		r := &rows[i]
+		changedAt[i], changedNs[i] = dateTime(r.ChangedNs), r.ChangedNs
+		firstSeen[i], starts[i], ends[i], resolved[i], last[i] = r.FirstSeenNs, r.StartsNs, r.EndsNs, r.ResolvedNs, r.LastSeenNs
+		run[i], seq[i], fp[i], version[i], count[i] = r.Run, r.Seq, r.Fingerprint, r.Version, r.Count
+		kind[i], status[i], severity[i] = int8(r.Kind), int8(r.Status), int8(r.Severity)
+		expired[i], acked[i] = boolU8(r.Expired), boolU8(r.Acknowledged)
+		rawSev[i], source[i], producer[i], genURL[i], incident[i] = r.RawSeverity, r.Source, r.Producer, r.GeneratorURL, r.IncidentID
+		labels.add(r.Labels)
+		annots.add(r.Annotations)
+	}
+	return appendColumns(b, changedAt, changedNs, run, seq, fp, version, kind, expired,
+		status, severity, rawSev, source, producer, genURL, acked,
+		labels.names, labels.values, annots.names, annots.values,
+		firstSeen, starts, ends, resolved, last, count, incident)
+}
+
+// The other tables are low volume: row-wise appends are fast enough.
+
+func strs(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func u64s(s []uint64) []uint64 {
+	if s == nil {
+		return []uint64{}
+	}
+	return s
+}
+
+func appendIncidents(b driver.Batch, rows []IncidentRow) error {
+	for i := range rows {
+		r := &rows[i]
+		la := newLabelArrays(1, r.Labels.Len())
+		la.add(r.Labels)
+		err := b.Append(dt(r.OpenedNs), r.ID, r.Version, r.UpdatedNs, r.OpenedNs, int8(r.State), r.Priority, r.Impact, r.Urgency,
+			r.Title, r.Rule, r.GroupKey, r.Signature, r.ProblemID, strs(r.CIIDs), r.ProbableCauseCI, strs(r.Services),
+			r.SupportGroup, r.Assignee, u64s(r.AlertFingerprints), int8(r.Severity), r.AcknowledgedNs, r.ResolvedNs, r.ClosedNs,
+			r.RespondDueNs, r.ResolveDueNs, boolU8(r.RespondBreached), boolU8(r.ResolveBreached), la.names[0], la.values[0])
+		if err != nil {
+			return fmt.Errorf("row %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func appendTimeline(b driver.Batch, rows []TimelineRow) error {
+	for i := range rows {
+		r := &rows[i]
+		la := newLabelArrays(1, r.Fields.Len())
+		la.add(r.Fields)
+		err := b.Append(dt(r.AtNs), r.AtNs, r.IncidentID, r.Entry, r.Kind, r.Actor, r.FromState, r.ToState,
+			r.Fingerprint, r.Message, la.names[0], la.values[0])
+		if err != nil {
+			return fmt.Errorf("row %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func appendProblems(b driver.Batch, rows []ProblemRow) error {
+	for i := range rows {
+		r := &rows[i]
+		err := b.Append(dt(r.OpenedNs), r.ID, r.Version, r.UpdatedNs, r.OpenedNs, int8(r.State), r.Title, r.Signature,
+			strs(r.IncidentIDs), r.IncidentCount, strs(r.CIIDs), strs(r.Services), r.Workaround, r.RunbookURL, r.ResolvedNs, r.ClosedNs)
+		if err != nil {
+			return fmt.Errorf("row %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func appendNotifications(b driver.Batch, rows []NotificationRow) error {
+	for i := range rows {
+		r := &rows[i]
+		err := b.Append(dt(r.AtNs), r.AtNs, r.ID, r.Attempt, r.IncidentID, r.Receiver, r.Integration, int8(r.Status),
+			r.Error, r.DurationNs, u64s(r.AlertFingerprints))
+		if err != nil {
+			return fmt.Errorf("row %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// dt is the DateTime of Unix nanoseconds (the epoch for 0).
+func dt(ns int64) time.Time { return time.Unix(dateTime(ns), 0) }

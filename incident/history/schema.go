@@ -1,0 +1,318 @@
+package history
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Table names.
+const (
+	TableEvents           = "events"
+	TableAlertStates      = "alert_states"
+	TableIncidents        = "incidents"
+	TableIncidentTimeline = "incident_timeline"
+	TableProblems         = "problems"
+	TableNotifications    = "notifications"
+	tableMigrations       = "schema_migrations"
+)
+
+// Tables lists the history tables, for metric labels and retention.
+var Tables = []string{TableEvents, TableAlertStates, TableIncidents, TableIncidentTimeline, TableProblems, TableNotifications}
+
+// Retention is how long each table keeps rows, counted from the table's
+// time column (timeColumn). Zero keeps rows forever. Whole days only:
+// that is the unit of the TTL clause.
+type Retention map[string]time.Duration
+
+// DefaultRetention: events 90 days, everything else two years.
+func DefaultRetention() Retention {
+	r := Retention{}
+	for _, t := range Tables {
+		r[t] = 2 * 365 * 24 * time.Hour
+	}
+	r[TableEvents] = 90 * 24 * time.Hour
+	return r
+}
+
+// timeColumn is each table's DateTime column: the partition key (by
+// month) and the retention clock. It never changes for a given row
+// identity, so ReplacingMergeTree, which only collapses rows within a
+// partition, always finds a row's older versions.
+var timeColumn = map[string]string{
+	TableEvents:           "received_at",
+	TableAlertStates:      "changed_at",
+	TableIncidents:        "opened_at",
+	TableIncidentTimeline: "at",
+	TableProblems:         "opened_at",
+	TableNotifications:    "at",
+}
+
+// Enum definitions shared by tables. Values match the Go constants of
+// ingest (Status, Severity) so a column append needs no mapping. Enums
+// whose Go value starts at 1 have 'unknown' = 0: the driver refuses a
+// value the enum lacks, and a zero field must not make the server
+// reject a whole batch.
+const (
+	enumStatus   = "Enum8('firing' = 0, 'resolved' = 1)"
+	enumSeverity = "Enum8('critical' = 0, 'major' = 1, 'minor' = 2, 'warning' = 3, 'info' = 4)"
+	enumChange   = "Enum8('unknown' = 0, 'opened' = 1, 'updated' = 2, 'resolved' = 3)"
+	enumIncident = "Enum8('unknown' = 0, 'new' = 1, 'acknowledged' = 2, 'in_progress' = 3, 'on_hold' = 4, 'resolved' = 5, 'closed' = 6)"
+	enumProblem  = "Enum8('unknown' = 0, 'new' = 1, 'investigating' = 2, 'known_error' = 3, 'resolved' = 4, 'closed' = 5)"
+)
+
+// A migration is one numbered schema step. Statements use {db} for the
+// quoted database name and must be safe to run again (IF NOT EXISTS): two
+// siftd starting at once may both apply a step, as ClickHouse has no
+// transactional DDL.
+type migration struct {
+	version    uint32
+	name       string
+	statements []string
+}
+
+// migrations, in order. Never edit a released step: add one.
+//
+// Every table is a ReplacingMergeTree whose ORDER BY ends with the row's
+// identity, so re-sent rows collapse (see the package doc). Times are a
+// DateTime (seconds; the partition key and retention clock, and what SQL
+// users filter on) plus Int64 Unix nanoseconds where order or precision
+// matters: DateTime64 needs 20.1. Label sets are parallel name/value
+// arrays: Map needs 21.1+, and Nested is the same two arrays with a
+// driver-dependent name.
+var migrations = []migration{{
+	version: 1,
+	name:    "events, alert states, incidents, timeline, problems, notifications",
+	statements: []string{
+		`CREATE TABLE IF NOT EXISTS {db}.events (
+	received_at DateTime,
+	received_ns Int64,
+	run UInt64,
+	seq UInt64,
+	idx UInt32,
+	fingerprint UInt64,
+	event_ns Int64,
+	starts_ns Int64,
+	ends_ns Int64,
+	source String,
+	producer String,
+	status ` + enumStatus + `,
+	severity ` + enumSeverity + `,
+	raw_severity String,
+	label_names Array(String),
+	label_values Array(String),
+	annotation_names Array(String),
+	annotation_values Array(String),
+	generator_url String,
+	acknowledge UInt8,
+	incident_id String
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(received_at)
+ORDER BY (toStartOfHour(received_at), fingerprint, received_ns, run, seq, idx)`,
+
+		`CREATE TABLE IF NOT EXISTS {db}.alert_states (
+	changed_at DateTime,
+	changed_ns Int64,
+	run UInt64,
+	seq UInt64,
+	fingerprint UInt64,
+	version UInt64,
+	kind ` + enumChange + `,
+	expired UInt8,
+	status ` + enumStatus + `,
+	severity ` + enumSeverity + `,
+	raw_severity String,
+	source String,
+	producer String,
+	generator_url String,
+	acknowledged UInt8,
+	label_names Array(String),
+	label_values Array(String),
+	annotation_names Array(String),
+	annotation_values Array(String),
+	first_seen_ns Int64,
+	starts_ns Int64,
+	ends_ns Int64,
+	resolved_ns Int64,
+	last_seen_ns Int64,
+	count UInt64,
+	incident_id String
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(changed_at)
+ORDER BY (fingerprint, changed_ns, run, seq, version)`,
+
+		`CREATE TABLE IF NOT EXISTS {db}.incidents (
+	opened_at DateTime,
+	id String,
+	version UInt64,
+	updated_ns Int64,
+	opened_ns Int64,
+	state ` + enumIncident + `,
+	priority UInt8,
+	impact UInt8,
+	urgency UInt8,
+	title String,
+	rule String,
+	group_key String,
+	signature String,
+	problem_id String,
+	ci_ids Array(String),
+	probable_cause_ci String,
+	services Array(String),
+	support_group String,
+	assignee String,
+	alert_fingerprints Array(UInt64),
+	severity ` + enumSeverity + `,
+	acknowledged_ns Int64,
+	resolved_ns Int64,
+	closed_ns Int64,
+	respond_due_ns Int64,
+	resolve_due_ns Int64,
+	respond_breached UInt8,
+	resolve_breached UInt8,
+	label_names Array(String),
+	label_values Array(String)
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(opened_at)
+ORDER BY id`,
+
+		`CREATE TABLE IF NOT EXISTS {db}.incident_timeline (
+	at DateTime,
+	at_ns Int64,
+	incident_id String,
+	entry UInt32,
+	kind String,
+	actor String,
+	from_state String,
+	to_state String,
+	fingerprint UInt64,
+	message String,
+	field_names Array(String),
+	field_values Array(String)
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(at)
+ORDER BY (incident_id, entry)`,
+
+		`CREATE TABLE IF NOT EXISTS {db}.problems (
+	opened_at DateTime,
+	id String,
+	version UInt64,
+	updated_ns Int64,
+	opened_ns Int64,
+	state ` + enumProblem + `,
+	title String,
+	signature String,
+	incident_ids Array(String),
+	incident_count UInt32,
+	ci_ids Array(String),
+	services Array(String),
+	workaround String,
+	runbook_url String,
+	resolved_ns Int64,
+	closed_ns Int64
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(opened_at)
+ORDER BY id`,
+
+		`CREATE TABLE IF NOT EXISTS {db}.notifications (
+	at DateTime,
+	at_ns Int64,
+	id String,
+	attempt UInt32,
+	incident_id String,
+	receiver String,
+	integration String,
+	status Enum8('unknown' = 0, 'sent' = 1, 'failed' = 2, 'held' = 3, 'suppressed' = 4),
+	error String,
+	duration_ns Int64,
+	alert_fingerprints Array(UInt64)
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(at)
+ORDER BY (id, attempt)`,
+	},
+}}
+
+// schemaVersion is the version the code expects.
+func schemaVersion() uint32 { return migrations[len(migrations)-1].version }
+
+const migrationsDDL = `CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
+	version UInt32,
+	name String,
+	applied_at DateTime
+) ENGINE = ReplacingMergeTree
+ORDER BY version`
+
+// quoteIdent quotes an identifier with backquotes.
+func quoteIdent(s string) string {
+	return "`" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "`", "\\`") + "`"
+}
+
+func expand(stmt, db string) string { return strings.ReplaceAll(stmt, "{db}", quoteIdent(db)) }
+
+// Features are what the server supports, read from its version at
+// connect.
+type Features struct {
+	// TTL: table TTL clauses (19.6+). Without it retention drops whole
+	// monthly partitions.
+	TTL bool
+}
+
+// featuresOf returns the features of server version major.minor.
+func featuresOf(major, minor uint64) Features {
+	return Features{TTL: major > 19 || major == 19 && minor >= 6}
+}
+
+// ttlClause is the table TTL for a retention, in the form the server
+// prints back in system.tables.engine_full, so that a comparison tells
+// whether it is in force. Empty for keep-forever.
+func ttlClause(table string, d time.Duration) string {
+	days := retentionDays(d)
+	if days == 0 {
+		return ""
+	}
+	return fmt.Sprintf("TTL %s + toIntervalDay(%d)", timeColumn[table], days)
+}
+
+// retentionDays rounds a retention up to whole days; 0 is forever.
+func retentionDays(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	day := 24 * time.Hour
+	return int64((d + day - 1) / day)
+}
+
+// ttlStatement is the ALTER that sets (or removes) a table's TTL. Removing
+// needs REMOVE TTL (20.x+); on servers without it, a zero retention leaves
+// an existing TTL in place and says so (see Store.applyRetention).
+func ttlStatement(db, table string, d time.Duration) string {
+	q := quoteIdent(db) + "." + table
+	if c := ttlClause(table, d); c != "" {
+		return "ALTER TABLE " + q + " MODIFY " + c
+	}
+	return "ALTER TABLE " + q + " REMOVE TTL"
+}
+
+// expiredPartitions returns the monthly partitions (YYYYMM) whose every
+// row is past retention at now: the month ended more than d ago. Used on
+// servers without TTL.
+func expiredPartitions(parts []uint32, d time.Duration, now time.Time) []uint32 {
+	if d <= 0 {
+		return nil
+	}
+	cutoff := now.Add(-time.Duration(retentionDays(d)) * 24 * time.Hour)
+	var out []uint32
+	for _, p := range parts {
+		y, m := int(p/100), time.Month(p%100)
+		if m < 1 || m > 12 {
+			continue
+		}
+		// Partitions follow the server's time zone; a day of slack
+		// covers any zone.
+		end := time.Date(y, m+1, 2, 0, 0, 0, 0, time.UTC)
+		if !end.After(cutoff) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
