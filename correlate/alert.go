@@ -40,6 +40,10 @@ type Alert struct {
 	// Suppressed says why the alert joined no incident ("silence
 	// SIL0000001"); empty when it was not suppressed.
 	Suppressed string
+	// SymptomOf is the probable cause of the alert's incident when the
+	// alert's CI depends on it: a symptom, attached to the cause's
+	// incident, that notifications need not page for.
+	SymptomOf string
 	// Version counts the row's visible changes, from 1.
 	Version uint64
 
@@ -102,6 +106,7 @@ type AlertJSON struct {
 	CI           string            `json:"ci,omitempty"`
 	IncidentID   string            `json:"incident_id,omitempty"`
 	Suppressed   string            `json:"suppressed,omitempty"`
+	SymptomOf    string            `json:"symptom_of,omitempty"`
 	FirstSeen    time.Time         `json:"first_seen"`
 	LastSeen     time.Time         `json:"last_seen"`
 	StartsAt     time.Time         `json:"starts_at"`
@@ -127,6 +132,7 @@ func (a *Alert) JSON() AlertJSON {
 		Flapping:     a.Flapping,
 		CI:           a.CI,
 		Suppressed:   a.Suppressed,
+		SymptomOf:    a.SymptomOf,
 		FirstSeen:    a.FirstSeen(),
 		LastSeen:     a.LastSeen(),
 		StartsAt:     a.StartsAt(),

@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"container/heap"
+	"slices"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -239,6 +240,7 @@ func (s *state) join(is *incState, e *entry, a *Alert, evt, recv int64, set *Set
 	if a.CI != "" {
 		s.addCI(is, inc, a.CI, now)
 	}
+	a.SymptomOf = s.symptomOf(is, a.CI)
 	if inc.Title == "" {
 		inc.Title = alertTitle(a)
 	}
@@ -258,12 +260,10 @@ func (s *state) addCI(is *incState, inc *incident.Incident, ci string, now time.
 	}
 	// The most upstream alerting CI explains the others: a newcomer that
 	// the current cause needs takes its place.
-	hops := 2 * rules.DefaultMaxHops
-	if t := is.rule.Topology; t != nil {
-		hops = 2 * t.MaxHops
-	}
+	hops := causeHops(is.rule)
 	if inc.ProbableCause == "" || s.topo.DependsOn(inc.ProbableCause, ci, hops) {
 		if inc.ProbableCause != "" {
+			s.recaused = append(s.recaused, is)
 			inc.Log(incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryCause, From: inc.ProbableCause, To: ci, Text: "probable cause " + ci})
 		}
 		inc.ProbableCause = ci
@@ -272,6 +272,49 @@ func (s *state) addCI(is *incState, inc *incident.Incident, ci string, now time.
 		}
 		inc.Title = causeTitle(inc.Title, ci, info)
 	}
+}
+
+// causeHops bounds the dependency chains the probable cause is looked for
+// along: twice the rule's topology hops.
+func causeHops(r *rules.CorrelationRule) int {
+	if t := r.Topology; t != nil {
+		return 2 * t.MaxHops
+	}
+	return 2 * rules.DefaultMaxHops
+}
+
+// symptomOf returns the incident's probable cause if the CI depends on it.
+func (s *state) symptomOf(is *incState, ci string) string {
+	cause := is.row.ProbableCause
+	if ci == "" || cause == "" || ci == cause || s.topo == nil || !s.topo.DependsOn(ci, cause, causeHops(is.rule)) {
+		return ""
+	}
+	return cause
+}
+
+// remarkSymptoms gives the members of incidents whose probable cause
+// changed in this batch their new symptom marks.
+func (s *state) remarkSymptoms(tx *lazyTxn, b *Batch) {
+	for i, is := range s.recaused {
+		if slices.Contains(s.recaused[:i], is) {
+			continue
+		}
+		for fp := range is.members {
+			e := s.alerts[fp]
+			if e == nil || e.inc != is || e.row.Suppressed != "" {
+				continue
+			}
+			if want := s.symptomOf(is, e.row.CI); want != e.row.SymptomOf {
+				n := *e.row
+				n.SymptomOf = want
+				n.Version++
+				e.row = &n
+				tx.insert(&n)
+				b.Changes = append(b.Changes, Change{Kind: AlertUpdated, Alert: &n})
+			}
+		}
+	}
+	s.recaused = s.recaused[:0]
 }
 
 // reprioritize recomputes urgency, impact and priority; a change of
@@ -406,6 +449,9 @@ func (s *state) scheduleInc(is *incState, due int64) {
 // flushIncidents writes this batch's incident versions and emits their
 // changes.
 func (s *state) flushIncidents(tx *lazyTxn, b *Batch) {
+	if len(s.recaused) > 0 {
+		s.remarkSymptoms(tx, b)
+	}
 	opened := map[*incState]bool{}
 	for _, is := range s.opened {
 		opened[is] = true

@@ -186,6 +186,8 @@ type state struct {
 	// scratch for correlate
 	matched []*rules.CorrelationRule
 	keyBuf  []byte
+	// recaused are incidents whose probable cause changed in this batch.
+	recaused []*incState
 
 	incidents map[uint64]*incState
 	// groups holds, by rule and group key, the newest incident not yet

@@ -34,6 +34,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	rulesCmd := a.Command("rules", "Work with rule files.")
 	rulesCheck := rulesCmd.Command("check", "Check rule files (correlation, inhibition, maintenance).")
 	ruleFiles := rulesCheck.Arg("file", "Rule files to check.").Required().ExistingFiles()
+	rulesTest := rulesCmd.Command("test", "Run rule unit-test files (docs/rules.md#rule-tests) through the engine.")
+	ruleTestFiles := rulesTest.Arg("file", "Rule test files.").Required().ExistingFiles()
 	cmdbCmd := a.Command("cmdb", "Work with CMDB import files.")
 	cmdbCheck := cmdbCmd.Command("check", "Check CMDB files (YAML, JSON, CSV) as siftd loads cmdb.files: together, as one CMDB.")
 	cmdbFiles := cmdbCheck.Arg("file", "CMDB files to check.").Required().ExistingFiles()
@@ -64,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkConfigs(*configFiles, stdout, stderr)
 	case rulesCheck.FullCommand():
 		return checkRules(*ruleFiles, stdout, stderr)
+	case rulesTest.FullCommand():
+		return testRules(*ruleTestFiles, stdout, stderr)
 	case cmdbCheck.FullCommand():
 		return checkCMDB(*cmdbFiles, stdout, stderr)
 	case replayCmd.FullCommand():

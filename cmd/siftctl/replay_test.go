@@ -144,3 +144,35 @@ func TestReplayBadLineNamesIt(t *testing.T) {
 	require.Equal(t, 1, run([]string{"replay", "--events", path}, new(bytes.Buffer), &stderr))
 	require.Contains(t, stderr.String(), "bad.jsonl:2:")
 }
+
+func TestRulesTestExample(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 0, run([]string{"rules", "test", "../../deploy/examples/rules_test.yml"}, &stdout, &stderr), stderr.String())
+	require.Contains(t, stdout.String(), "SUCCESS")
+}
+
+func TestRulesTestReportsFailures(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "t.yml")
+	require.NoError(t, os.WriteFile(path, []byte(`tests:
+  - name: two services stay apart
+    events:
+      - at: 0s
+        labels: {alertname: Errors, service: api}
+        severity: critical
+      - at: 1m
+        labels: {alertname: Errors, service: web}
+        severity: critical
+    expect:
+      - at: 2m
+        incidents:
+          - alerts: ['{service="api"}']
+            priority: P1
+`), 0o644))
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 1, run([]string{"rules", "test", path}, &stdout, &stderr))
+	out := stderr.String()
+	require.Contains(t, out, "t.yml:2: two services stay apart")
+	require.Contains(t, out, "priority P3, want P1", "critical without a CI: impact 3, urgency 1")
+	require.Contains(t, out, "unexpected incident INC0000002")
+}
