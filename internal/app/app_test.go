@@ -30,7 +30,7 @@ type daemon struct {
 }
 
 // start runs a daemon in-process; setup runs before it starts serving.
-func start(t *testing.T, configFile string, setup ...func(*App)) *daemon {
+func start(t testing.TB, configFile string, setup ...func(*App)) *daemon {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	a, err := New(Options{ConfigFile: configFile, ListenAddress: "127.0.0.1:0", StoragePath: filepath.Join(t.TempDir(), "data"), Registry: reg})
@@ -122,7 +122,7 @@ func TestEndToEndAllFormats(t *testing.T) {
 
 // gaugeWith reads the sample of name whose label has value (any sample
 // when label is empty).
-func gaugeWith(t *testing.T, g prometheus.Gatherer, name, label, value string) float64 {
+func gaugeWith(t testing.TB, g prometheus.Gatherer, name, label, value string) float64 {
 	t.Helper()
 	mfs, err := g.Gather()
 	require.NoError(t, err)

@@ -12,7 +12,7 @@ import (
 	"github.com/sift-itsm/sift/internal/httpapi"
 )
 
-func (d *daemon) getJSON(t *testing.T, path string, v any) int {
+func (d *daemon) getJSON(t testing.TB, path string, v any) int {
 	t.Helper()
 	require.NoError(t, d.app.Engine().Flush(context.Background()))
 	resp, err := http.Get(d.url + path)
