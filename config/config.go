@@ -20,9 +20,11 @@ type Config struct {
 	Engine EngineConfig `yaml:"engine"`
 	// Incidents configures the incident lifecycle.
 	Incidents IncidentsConfig `yaml:"incidents"`
-	Rules     RulesConfig     `yaml:"rules"`
-	Output    OutputConfig    `yaml:"output"`
-	CMDB      CMDBConfig      `yaml:"cmdb"`
+	// SLA configures the respond and resolve targets by priority.
+	SLA    SLAConfig    `yaml:"sla"`
+	Rules  RulesConfig  `yaml:"rules"`
+	Output OutputConfig `yaml:"output"`
+	CMDB   CMDBConfig   `yaml:"cmdb"`
 	// History is off unless history.clickhouse.addresses is set.
 	History HistoryConfig `yaml:"history"`
 
@@ -68,6 +70,19 @@ type IncidentsConfig struct {
 	// EventSkew: how far past its receipt an event's own time may lie.
 	EventSkew Duration       `yaml:"event_skew"`
 	Flapping  FlappingConfig `yaml:"flapping"`
+}
+
+// SLAConfig is the SLA targets by priority ("P1".."P5") and whether the
+// resolve clock stops while an incident is on hold.
+type SLAConfig struct {
+	PauseOnHold bool                 `yaml:"pause_on_hold"`
+	Targets     map[string]SLATarget `yaml:"targets"`
+}
+
+// SLATarget is one priority's targets.
+type SLATarget struct {
+	Respond Duration `yaml:"respond"`
+	Resolve Duration `yaml:"resolve"`
 }
 
 // FlappingConfig: an alert that changes between firing and resolved
@@ -120,6 +135,13 @@ func Default() *Config {
 			EventSkew:       Duration(time.Minute),
 			Flapping:        FlappingConfig{Changes: 4, Window: Duration(10 * time.Minute)},
 		},
+		SLA: SLAConfig{PauseOnHold: true, Targets: map[string]SLATarget{
+			"P1": {Duration(15 * time.Minute), Duration(4 * time.Hour)},
+			"P2": {Duration(30 * time.Minute), Duration(8 * time.Hour)},
+			"P3": {Duration(2 * time.Hour), Duration(24 * time.Hour)},
+			"P4": {Duration(8 * time.Hour), Duration(72 * time.Hour)},
+			"P5": {Duration(24 * time.Hour), Duration(168 * time.Hour)},
+		}},
 		Output:  OutputConfig{Kafka: defaultKafkaOutput()},
 		History: defaultHistory(),
 	}
@@ -196,6 +218,12 @@ func (c *Config) Validate() error {
 	check(n.EventSkew >= 0, "incidents.event_skew", "must not be negative, got %s", n.EventSkew)
 	check(n.Flapping.Changes == 0 || n.Flapping.Changes >= 2 && n.Flapping.Changes <= 100, "incidents.flapping.changes", "must be 0 (off) or from 2 to 100, got %d", n.Flapping.Changes)
 	check(n.Flapping.Window >= 0, "incidents.flapping.window", "must not be negative, got %s", n.Flapping.Window)
+	for p, t := range c.SLA.Targets {
+		key := "sla.targets." + p
+		check(len(p) == 2 && p[0] == 'P' && p[1] >= '1' && p[1] <= '5', key, "priority must be P1 to P5")
+		check(t.Respond > 0, key+".respond", "must be over 0, got %s", t.Respond)
+		check(t.Resolve > 0, key+".resolve", "must be over 0, got %s", t.Resolve)
+	}
 	validateKafkaSource(&i.Kafka, check)
 	validateKafkaOutput(&c.Output.Kafka, check)
 	for i, f := range c.CMDB.Files {

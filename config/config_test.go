@@ -95,3 +95,14 @@ func TestCMDBFilesResolveAgainstConfigDir(t *testing.T) {
 	require.Equal(t, []string{filepath.Join(dir, "cmdb/cis.csv"), "/abs/cmdb.yml"}, c.CMDB.Files)
 	require.Empty(t, Default().CMDB.Files, "no CMDB by default")
 }
+
+func TestSLATargets(t *testing.T) {
+	c, err := Parse([]byte("sla:\n  targets:\n    P1: {respond: 5m, resolve: 1h}\n"))
+	require.NoError(t, err)
+	require.Equal(t, Duration(5*time.Minute), c.SLA.Targets["P1"].Respond)
+	require.True(t, c.SLA.PauseOnHold)
+	_, err = Parse([]byte("sla:\n  targets:\n    P9: {respond: 5m, resolve: 1h}\n"))
+	require.ErrorContains(t, err, "sla.targets.P9: priority must be P1 to P5")
+	_, err = Parse([]byte("sla:\n  targets:\n    P2: {respond: 0s, resolve: 1h}\n"))
+	require.ErrorContains(t, err, "sla.targets.P2.respond: must be over 0")
+}

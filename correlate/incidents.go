@@ -65,6 +65,9 @@ type incState struct {
 	inserted, removed bool
 	// counted is whether openIncidents counts it.
 	counted bool
+	// SLA: the next clock check and its timer; time held (Unix ns).
+	slaDue, slaScheduled int64
+	heldSince, heldTotal int64
 }
 
 func (is *incState) key() string { return groupID(is.rule, is.row.GroupKey) }
@@ -448,7 +451,7 @@ func (s *state) scheduleInc(is *incState, due int64) {
 
 // flushIncidents writes this batch's incident versions and emits their
 // changes.
-func (s *state) flushIncidents(tx *lazyTxn, b *Batch) {
+func (s *state) flushIncidents(tx *lazyTxn, b *Batch, set *Settings) {
 	if len(s.recaused) > 0 {
 		s.remarkSymptoms(tx, b)
 	}
@@ -457,6 +460,7 @@ func (s *state) flushIncidents(tx *lazyTxn, b *Batch) {
 		opened[is] = true
 	}
 	for _, is := range s.dirty {
+		s.trackSLA(is, unixNano(b.Now), set)
 		if open := is.row.State.Open() && !is.removed; open != is.counted {
 			is.counted = open
 			if open {
@@ -517,7 +521,7 @@ func (s *state) act(now time.Time, a *incident.Action, set *Settings) (*incident
 	if err == nil {
 		b.Actions = append(b.Actions, *a)
 	}
-	s.flushIncidents(&tx, b)
+	s.flushIncidents(&tx, b, set)
 	tx.commit()
 	if len(b.Changes) > 0 {
 		s.seq++

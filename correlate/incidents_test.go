@@ -345,3 +345,56 @@ func TestOneIncidentVersionPerBatch(t *testing.T) {
 	}
 	require.Equal(t, 1, n)
 }
+
+func TestSLARespondBreachAt15MinutesForP1(t *testing.T) {
+	s, set := newState(), DefaultSettings()
+	s.topo = datacenter()
+	// A critical alert on a criticality-1 database: P1, firing all along.
+	a := withEndsAt(alertOn(0, "PostgresDown", "db1", "critical"), 10*time.Hour)
+	s.apply(t0, []ingest.Event{a}, &set)
+	inc := incidents(t, s)[0]
+	require.Equal(t, incident.Priority(1), inc.Priority)
+	require.Equal(t, t0.Add(15*time.Minute), inc.SLA.RespondDue)
+	require.Equal(t, t0.Add(4*time.Hour), inc.SLA.ResolveDue)
+
+	b := s.apply(t0.Add(15*time.Minute-time.Nanosecond), nil, &set)
+	require.Empty(t, b.Breaches, "not before 15 minutes")
+	require.False(t, incidents(t, s)[0].SLA.RespondBreached)
+
+	b = s.apply(t0.Add(15*time.Minute), nil, &set)
+	require.Equal(t, []SLABreach{{ID: "INC0000001", Priority: 1, Kind: incident.BreachRespond}}, b.Breaches)
+	inc = incidents(t, s)[0]
+	require.True(t, inc.SLA.RespondBreached)
+	require.False(t, inc.SLA.ResolveBreached)
+	require.Equal(t, incident.EntrySLABreach, inc.Timeline[len(inc.Timeline)-1].Kind)
+	var sawChange bool
+	for _, c := range b.Changes {
+		sawChange = sawChange || c.Incident != nil && c.Incident.SLA.RespondBreached
+	}
+	require.True(t, sawChange, "the breach is a change on the change stream")
+
+	// Once is enough.
+	require.Empty(t, s.apply(t0.Add(time.Hour), nil, &set).Breaches)
+	// The resolve clock runs out at 4h.
+	require.Equal(t, incident.BreachResolve, s.apply(t0.Add(4*time.Hour), nil, &set).Breaches[0].Kind)
+}
+
+func TestSLAAcknowledgedInTimeAndHoldPausesResolve(t *testing.T) {
+	s, set := newState(), DefaultSettings()
+	s.topo = datacenter()
+	s.apply(t0, []ingest.Event{withEndsAt(alertOn(0, "PostgresDown", "db1", "critical"), 10*time.Hour)}, &set)
+	_, _, err := s.act(t0.Add(10*time.Minute), &incident.Action{ID: "INC0000001", Verb: incident.VerbAck, Actor: "a"}, &set)
+	require.NoError(t, err)
+	require.Empty(t, s.apply(t0.Add(time.Hour), nil, &set).Breaches, "acknowledged at 10m: no respond breach")
+
+	// On hold from 1h to 3h: the resolve due moves from 4h to 6h.
+	_, _, err = s.act(t0.Add(time.Hour), &incident.Action{ID: "INC0000001", Verb: incident.VerbHold, Actor: "a"}, &set)
+	require.NoError(t, err)
+	require.Empty(t, s.apply(t0.Add(2*time.Hour), nil, &set).Breaches)
+	inc, _, err := s.act(t0.Add(3*time.Hour), &incident.Action{ID: "INC0000001", Verb: incident.VerbAssign, Actor: "a", Assignee: "b"}, &set)
+	require.NoError(t, err)
+	require.Equal(t, incident.StateInProgress, inc.State)
+	require.Equal(t, t0.Add(6*time.Hour), incidents(t, s)[0].SLA.ResolveDue)
+	require.Empty(t, s.apply(t0.Add(6*time.Hour-time.Nanosecond), nil, &set).Breaches, "not before the moved due time")
+	require.Equal(t, []SLABreach{{ID: "INC0000001", Priority: 1, Kind: incident.BreachResolve}}, s.apply(t0.Add(6*time.Hour), nil, &set).Breaches)
+}

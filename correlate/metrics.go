@@ -28,6 +28,7 @@ type metrics struct {
 	incUpdated  prometheus.Counter
 	incOpen     prometheus.Gauge
 	incInMemory prometheus.Gauge
+	breaches    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
@@ -79,6 +80,10 @@ func newMetrics(reg prometheus.Registerer, e *Engine) *metrics {
 			Namespace: "sift", Name: "incidents_open",
 			Help: "Incidents in new, acknowledged, in_progress or on_hold.",
 		}),
+		breaches: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "sift", Name: "incident_sla_breaches_total",
+			Help: "SLA clocks that ran out, by incident priority and kind (respond, resolve).",
+		}, []string{"priority", "kind"}),
 		incInMemory: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: "sift", Name: "incidents_in_memory",
 			Help: "Incidents held in memory: open, resolved, and closed within retention.",
@@ -132,6 +137,9 @@ func (m *metrics) observe(b *Batch, took time.Duration, st *state) {
 		m.activeBySev[i].Set(float64(st.active[i]))
 	}
 	m.inMemory.Set(float64(len(st.alerts)))
+	for _, br := range b.Breaches {
+		m.breaches.WithLabelValues(br.Priority.String(), br.Kind).Inc()
+	}
 	m.incOpen.Set(float64(st.openIncidents))
 	m.incInMemory.Set(float64(len(st.incidents)))
 }

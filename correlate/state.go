@@ -68,7 +68,9 @@ type Batch struct {
 	Events []ingest.Event
 	// Actions are the users' actions on incidents the batch applied.
 	Actions []incident.Action
-	Changes []Change
+	// Breaches are the SLA clocks that ran out in the batch.
+	Breaches []SLABreach
+	Changes  []Change
 	// Duplicates counts the events for a held alert that changed nothing
 	// readers see.
 	Duplicates int
@@ -110,6 +112,10 @@ type Settings struct {
 	// rather than open a new one per flap.
 	FlapChanges int
 	FlapWindow  time.Duration
+	// SLATargets are the respond and resolve targets by priority (index
+	// 1..5); SLAPauseOnHold stops the resolve clock while on hold.
+	SLATargets     [6]incident.SLATarget
+	SLAPauseOnHold bool
 }
 
 // DefaultSettings are the engine defaults.
@@ -128,6 +134,8 @@ func DefaultSettings() Settings {
 		EventSkew:         time.Minute,
 		FlapChanges:       4,
 		FlapWindow:        10 * time.Minute,
+		SLATargets:        incident.DefaultSLATargets,
+		SLAPauseOnHold:    true,
 	}
 }
 
@@ -195,6 +203,7 @@ type state struct {
 	groups    map[string]*incState
 	ciInc     map[string]*incState
 	incTimers timerHeap
+	slaTimers timerHeap
 	incSeq    uint64
 	// openIncidents counts incidents in an open state.
 	openIncidents int
@@ -298,7 +307,7 @@ func (s *state) apply(now time.Time, events []ingest.Event, set *Settings) *Batc
 		s.applyEvent(&tx, &events[i], set, b)
 	}
 	s.runTimers(&tx, unixNano(now), set, b)
-	s.flushIncidents(&tx, b)
+	s.flushIncidents(&tx, b, set)
 	tx.commit()
 	if len(events) > 0 || len(b.Changes) > 0 {
 		s.seq++
@@ -514,15 +523,23 @@ func (s *state) resolveExpired(tx *lazyTxn, e *entry, set *Settings, b *Batch) {
 // the clock, it runs timers in the same order however events are batched.
 func (s *state) runTimers(tx *lazyTxn, now int64, set *Settings, b *Batch) {
 	for {
-		alertDue := len(s.timers) > 0 && s.timers[0].at <= now
-		incDue := len(s.incTimers) > 0 && s.incTimers[0].at <= now
-		switch {
-		case alertDue && (!incDue || s.timers[0].at <= s.incTimers[0].at):
-			s.alertTimer(tx, heap.Pop(&s.timers).(timer), set, b)
-		case incDue:
-			s.incidentTimer(heap.Pop(&s.incTimers).(timer), set)
-		default:
+		// The earliest due timer of the three heaps; at equal times
+		// alerts, then incident lifecycle, then SLA clocks.
+		var h *timerHeap
+		for _, c := range [...]*timerHeap{&s.timers, &s.incTimers, &s.slaTimers} {
+			if len(*c) > 0 && (*c)[0].at <= now && (h == nil || (*c)[0].at < (*h)[0].at) {
+				h = c
+			}
+		}
+		switch h {
+		case nil:
 			return
+		case &s.timers:
+			s.alertTimer(tx, heap.Pop(h).(timer), set, b)
+		case &s.incTimers:
+			s.incidentTimer(heap.Pop(h).(timer), set)
+		default:
+			s.slaTimer(heap.Pop(h).(timer), b)
 		}
 	}
 }

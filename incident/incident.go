@@ -104,8 +104,22 @@ type Incident struct {
 	// reopen goes back to in_progress then, else to new.
 	Acknowledged bool
 
+	// SLA are the incident's service level clocks (see SLA).
+	SLA SLA
+
 	Timeline []Entry
 	Version  uint64
+}
+
+// SLA is an incident's respond and resolve clocks: due times from the
+// targets of its priority, and whether they were breached. The resolve
+// clock stops while the incident is on hold (if configured), which moves
+// ResolveDue later by the time held.
+type SLA struct {
+	RespondDue      time.Time
+	ResolveDue      time.Time
+	RespondBreached bool
+	ResolveBreached bool
 }
 
 // ID is the incident's human readable id.
@@ -126,6 +140,7 @@ const (
 	EntryNote         EntryKind = "note"
 	EntryCause        EntryKind = "probable_cause"
 	EntryNotification EntryKind = "notification"
+	EntrySLABreach    EntryKind = "sla_breach"
 )
 
 // Entry is one line of an incident's timeline.

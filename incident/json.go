@@ -26,10 +26,19 @@ type JSON struct {
 	ResolvedAt     *time.Time `json:"resolved_at,omitempty"`
 	ClosedAt       *time.Time `json:"closed_at,omitempty"`
 	Version        uint64     `json:"version"`
+	SLA            SLAJSON    `json:"sla"`
 	Timeline       []Entry    `json:"timeline,omitempty"`
 	// AlertDetails are the alerts' own representations (the detail
 	// endpoint fills them from the alerts table).
 	AlertDetails []any `json:"alert_details,omitempty"`
+}
+
+// SLAJSON is the API representation of the SLA clocks.
+type SLAJSON struct {
+	RespondDue      *time.Time `json:"respond_due,omitempty"`
+	ResolveDue      *time.Time `json:"resolve_due,omitempty"`
+	RespondBreached bool       `json:"respond_breached"`
+	ResolveBreached bool       `json:"resolve_breached"`
 }
 
 // ToJSON returns the API representation of inc, with its timeline if
@@ -55,6 +64,12 @@ func (inc *Incident) ToJSON(timeline bool) JSON {
 		ResolvedAt:     optTime(inc.ResolvedAt),
 		ClosedAt:       optTime(inc.ClosedAt),
 		Version:        inc.Version,
+		SLA: SLAJSON{
+			RespondDue:      optTime(inc.SLA.RespondDue),
+			ResolveDue:      optTime(inc.SLA.ResolveDue),
+			RespondBreached: inc.SLA.RespondBreached,
+			ResolveBreached: inc.SLA.ResolveBreached,
+		},
 	}
 	for i, fp := range inc.Alerts {
 		j.Alerts[i] = fp.String()

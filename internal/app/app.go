@@ -241,7 +241,21 @@ func EngineSettings(c *config.Config) correlate.Settings {
 		EventSkew:         c.Incidents.EventSkew.Std(),
 		FlapChanges:       c.Incidents.Flapping.Changes,
 		FlapWindow:        c.Incidents.Flapping.Window.Std(),
+		SLATargets:        slaTargets(c),
+		SLAPauseOnHold:    c.SLA.PauseOnHold,
 	}
+}
+
+// slaTargets are the configured targets over the defaults: a file that
+// sets only P1 keeps the defaults of the others.
+func slaTargets(c *config.Config) [6]incident.SLATarget {
+	t := incident.DefaultSLATargets
+	for p, v := range c.SLA.Targets {
+		if pr, err := incident.ParsePriority(p); err == nil {
+			t[pr] = incident.SLATarget{Respond: v.Respond.Std(), Resolve: v.Resolve.Std()}
+		}
+	}
+	return t
 }
 
 // Handler is the daemon's HTTP router.
