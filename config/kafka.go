@@ -13,9 +13,8 @@ import (
 var KafkaFormats = []string{"prometheus", "alertmanager", "pagerduty", "generic"}
 
 // KafkaChangeNames are the engine changes output.kafka can publish, as
-// "<type>.<kind>". Problem changes join this list when the engine makes
-// them.
-var KafkaChangeNames = []string{"alert.opened", "alert.updated", "alert.resolved", "alert.expired", "incident.opened", "incident.updated"}
+// "<type>.<kind>".
+var KafkaChangeNames = []string{"alert.opened", "alert.updated", "alert.resolved", "alert.expired", "incident.opened", "incident.updated", "problem.opened", "problem.updated"}
 
 // SASL mechanisms a Kafka client may use.
 var kafkaSASLMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}

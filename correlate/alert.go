@@ -164,8 +164,9 @@ func schema() *memdb.DBSchema {
 				"id": {Name: "id", Unique: true, Indexer: fingerprintIndexer{}},
 			},
 		},
-		incident.Table: incident.TableSchema(),
-		tableSilences:  silenceTable(),
+		incident.Table:        incident.TableSchema(),
+		tableSilences:         silenceTable(),
+		incident.ProblemTable: incident.ProblemTableSchema(),
 	}}
 }
 

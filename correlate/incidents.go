@@ -162,7 +162,10 @@ func (s *state) correlate(e *entry, a *Alert, ev *ingest.Event, set *Settings) {
 		if !opens && !r.InfoOpensIncident {
 			return // info: recorded, opens no incident
 		}
-		s.join(s.openIncident(r, string(s.keyBuf), a, evt, recv), e, a, evt, recv, set)
+		key := string(s.keyBuf)
+		is := s.openIncident(r, key, a, evt, recv)
+		s.join(is, e, a, evt, recv, set)
+		s.recur(is, r.Signature(key, a.Labels, ciAttr), recv, set)
 		return
 	}
 }
@@ -452,6 +455,9 @@ func (s *state) scheduleInc(is *incState, due int64) {
 // flushIncidents writes this batch's incident versions and emits their
 // changes.
 func (s *state) flushIncidents(tx *lazyTxn, b *Batch, set *Settings) {
+	if len(s.dirtyProb) > 0 {
+		s.flushProblems(tx, b)
+	}
 	if len(s.recaused) > 0 {
 		s.remarkSymptoms(tx, b)
 	}

@@ -123,6 +123,8 @@ func (m *metrics) observe(b *Batch, took time.Duration, st *state) {
 			m.incOpened.Inc()
 		case c.Kind == IncidentUpdated:
 			m.incUpdated.Inc()
+		case c.Problem != nil:
+			// problems have no change counter of their own yet
 		case c.Kind == AlertOpened:
 			m.opened.Inc()
 		case c.Kind == AlertUpdated:

@@ -29,6 +29,10 @@ const (
 	// IncidentUpdated: any change of an incident (alerts joining or
 	// resolving, state, priority, notes); one per incident and batch.
 	IncidentUpdated
+	// ProblemOpened and ProblemUpdated: a problem's first and later
+	// versions, one per problem and batch.
+	ProblemOpened
+	ProblemUpdated
 )
 
 func (k ChangeKind) String() string {
@@ -43,6 +47,10 @@ func (k ChangeKind) String() string {
 		return "incident_opened"
 	case IncidentUpdated:
 		return "incident_updated"
+	case ProblemOpened:
+		return "problem_opened"
+	case ProblemUpdated:
+		return "problem_updated"
 	}
 	return "unknown"
 }
@@ -53,6 +61,7 @@ type Change struct {
 	Kind     ChangeKind
 	Alert    *Alert
 	Incident *incident.Incident
+	Problem  *incident.Problem
 	// Expired is set on AlertResolved when no event resolved the alert
 	// but its endsAt or resolve_timeout passed.
 	Expired bool
@@ -116,6 +125,10 @@ type Settings struct {
 	// 1..5); SLAPauseOnHold stops the resolve clock while on hold.
 	SLATargets     [6]incident.SLATarget
 	SLAPauseOnHold bool
+	// RecurrenceCount incidents of one signature opened within
+	// RecurrenceWindow open a problem; 0 turns problems off.
+	RecurrenceCount  int
+	RecurrenceWindow time.Duration
 }
 
 // DefaultSettings are the engine defaults.
@@ -136,6 +149,8 @@ func DefaultSettings() Settings {
 		FlapWindow:        10 * time.Minute,
 		SLATargets:        incident.DefaultSLATargets,
 		SLAPauseOnHold:    true,
+		RecurrenceCount:   3,
+		RecurrenceWindow:  7 * 24 * time.Hour,
 	}
 }
 
@@ -197,6 +212,12 @@ type state struct {
 	// recaused are incidents whose probable cause changed in this batch.
 	recaused []*incState
 
+	sigs       map[string]*sigState
+	problems   map[uint64]*probState
+	probSeq    uint64
+	dirtyProb  []*probState
+	openedProb []*probState
+
 	incidents map[uint64]*incState
 	// groups holds, by rule and group key, the newest incident not yet
 	// closed; ciInc the same by CI, for topology rules.
@@ -238,6 +259,8 @@ func newState() *state {
 		groups:    make(map[string]*incState),
 		ciInc:     make(map[string]*incState),
 		mutedBy:   make(map[string][]model.Fingerprint),
+		sigs:      make(map[string]*sigState),
+		problems:  make(map[uint64]*probState),
 	}
 	st.setRules(rules.Default())
 	return st
@@ -283,6 +306,15 @@ func (l *lazyTxn) deleteIncident(inc *incident.Incident) {
 	}
 	if err := l.txn.Delete(incident.Table, inc); err != nil {
 		panic("correlate: memdb delete: " + err.Error())
+	}
+}
+
+func (l *lazyTxn) insertProblem(p *incident.Problem) {
+	if l.txn == nil {
+		l.txn = l.db.Txn(true)
+	}
+	if err := l.txn.Insert(incident.ProblemTable, p); err != nil {
+		panic("correlate: memdb insert: " + err.Error())
 	}
 }
 

@@ -107,6 +107,14 @@ type Incident struct {
 	// SLA are the incident's service level clocks (see SLA).
 	SLA SLA
 
+	// Signature is the recurrence signature: incidents with equal ones
+	// recur (by default the rule and the group key). ProblemID links the
+	// problem it recurs under; Workaround is the known error's workaround
+	// (and runbook) attached when it opened.
+	Signature  string
+	ProblemID  string
+	Workaround string
+
 	Timeline []Entry
 	Version  uint64
 }
@@ -141,6 +149,8 @@ const (
 	EntryCause        EntryKind = "probable_cause"
 	EntryNotification EntryKind = "notification"
 	EntrySLABreach    EntryKind = "sla_breach"
+	EntryProblem      EntryKind = "problem"
+	EntryWorkaround   EntryKind = "workaround"
 )
 
 // Entry is one line of an incident's timeline.

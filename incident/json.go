@@ -27,6 +27,9 @@ type JSON struct {
 	ClosedAt       *time.Time `json:"closed_at,omitempty"`
 	Version        uint64     `json:"version"`
 	SLA            SLAJSON    `json:"sla"`
+	Signature      string     `json:"signature,omitempty"`
+	ProblemID      string     `json:"problem_id,omitempty"`
+	Workaround     string     `json:"workaround,omitempty"`
 	Timeline       []Entry    `json:"timeline,omitempty"`
 	// AlertDetails are the alerts' own representations (the detail
 	// endpoint fills them from the alerts table).
@@ -64,6 +67,9 @@ func (inc *Incident) ToJSON(timeline bool) JSON {
 		ResolvedAt:     optTime(inc.ResolvedAt),
 		ClosedAt:       optTime(inc.ClosedAt),
 		Version:        inc.Version,
+		Signature:      inc.Signature,
+		ProblemID:      inc.ProblemID,
+		Workaround:     inc.Workaround,
 		SLA: SLAJSON{
 			RespondDue:      optTime(inc.SLA.RespondDue),
 			ResolveDue:      optTime(inc.SLA.ResolveDue),

@@ -75,7 +75,7 @@ type Options struct {
 }
 
 // ChangeNames are the changes the engine makes today.
-var ChangeNames = []string{"alert.opened", "alert.updated", "alert.resolved", "alert.expired", "incident.opened", "incident.updated"}
+var ChangeNames = []string{"alert.opened", "alert.updated", "alert.resolved", "alert.expired", "incident.opened", "incident.updated", "problem.opened", "problem.updated"}
 
 // maxBatch bounds the messages written in one round trip.
 const maxBatch = 1000
@@ -167,6 +167,13 @@ func (p *Publisher) Consume(b *correlate.Batch) {
 }
 
 func envelope(b *correlate.Batch, c *correlate.Change) *Envelope {
+	if p := c.Problem; p != nil {
+		kind := "updated"
+		if c.Kind == correlate.ProblemOpened {
+			kind = "opened"
+		}
+		return &Envelope{Type: "problem", Kind: kind, ID: p.ID(), Version: p.Version, Batch: b.Seq, Time: b.Now, Object: p.ToJSON()}
+	}
 	if inc := c.Incident; inc != nil {
 		kind := "updated"
 		if c.Kind == correlate.IncidentOpened {

@@ -1,0 +1,245 @@
+package correlate
+
+import (
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/sift-itsm/sift/incident"
+)
+
+// probState is the engine's private view of a problem.
+type probState struct {
+	row     *incident.Problem
+	touched uint64
+	cis     map[string]struct{}
+}
+
+// sigState is what the engine remembers of one recurrence signature: the
+// incidents opened with it within the recurrence window, and its problem.
+type sigState struct {
+	occ     []occurrence
+	problem *probState
+}
+
+type occurrence struct {
+	at  int64
+	inc *incState
+}
+
+// ErrNoProblem is the error of an update of a problem sift does not hold.
+var ErrNoProblem = errors.New("no such problem")
+
+// recur records that is opened with signature sig at time at: it links it
+// to the signature's open problem, or opens one when this is the
+// RecurrenceCount-th incident within RecurrenceWindow.
+func (s *state) recur(is *incState, sig string, at int64, set *Settings) {
+	is.row.Signature = sig
+	if set.RecurrenceCount <= 0 {
+		return
+	}
+	h := s.sigs[sig]
+	if h == nil {
+		h = &sigState{}
+		s.sigs[sig] = h
+	}
+	h.occ = append(h.occ, occurrence{at: at, inc: is})
+	cut := 0
+	for cut < len(h.occ) && h.occ[cut].at < at-int64(set.RecurrenceWindow) {
+		cut++
+	}
+	h.occ = h.occ[cut:]
+	if p := h.problem; p != nil && p.row.State.Open() {
+		s.link(p, is, at)
+		return
+	}
+	if len(h.occ) < set.RecurrenceCount {
+		return
+	}
+	p := s.openProblem(sig, is, at)
+	h.problem = p
+	for _, o := range h.occ {
+		s.link(p, o.inc, at)
+	}
+}
+
+func (s *state) openProblem(sig string, is *incState, at int64) *probState {
+	s.probSeq++
+	now := fromUnixNano(at)
+	p := &probState{row: &incident.Problem{
+		Seq: s.probSeq, Title: is.row.Title, State: incident.ProblemNew, Signature: sig,
+		OpenedAt: now, UpdatedAt: now, FirstOccurrence: now, Version: 1,
+	}, touched: s.applyNo, cis: map[string]struct{}{}}
+	s.problems[p.row.Seq] = p
+	s.dirtyProb = append(s.dirtyProb, p)
+	s.openedProb = append(s.openedProb, p)
+	return p
+}
+
+// mutProblem returns the problem's version for this batch.
+func (s *state) mutProblem(p *probState, at int64) *incident.Problem {
+	if p.touched != s.applyNo {
+		n := *p.row
+		n.Version++
+		p.row = &n
+		p.touched = s.applyNo
+		s.dirtyProb = append(s.dirtyProb, p)
+	}
+	p.row.UpdatedAt = fromUnixNano(at)
+	return p.row
+}
+
+// link adds an incident to a problem (and the problem to the incident);
+// a known error's workaround goes on the incident.
+func (s *state) link(p *probState, is *incState, at int64) {
+	if is.row.ProblemID == p.row.ID() {
+		return
+	}
+	pr := s.mutProblem(p, at)
+	pr.IncidentIDs = append(pr.IncidentIDs, is.row.ID())
+	pr.Occurrences++
+	opened := is.row.OpenedAt
+	if pr.FirstOccurrence.IsZero() || opened.Before(pr.FirstOccurrence) {
+		pr.FirstOccurrence = opened
+	}
+	if opened.After(pr.LastOccurrence) {
+		pr.LastOccurrence = opened
+	}
+	for _, ci := range is.row.CIs {
+		if _, ok := p.cis[ci]; !ok {
+			p.cis[ci] = struct{}{}
+			pr.CIs = append(pr.CIs, ci)
+		}
+	}
+	if is.removed {
+		return // gone from memory: the problem lists it all the same
+	}
+	inc := s.mut(is, at)
+	now := fromUnixNano(at)
+	inc.ProblemID = pr.ID()
+	inc.Log(incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryProblem, To: pr.ID(), Text: "recurs under problem " + pr.ID()})
+	if pr.State == incident.ProblemKnownError && pr.Workaround != "" && inc.Workaround == "" {
+		inc.Workaround = workaroundText(pr)
+		inc.Log(incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryWorkaround, Text: inc.Workaround})
+	}
+}
+
+func workaroundText(p *incident.Problem) string {
+	if p.RunbookURL == "" {
+		return p.Workaround
+	}
+	return p.Workaround + " (runbook: " + p.RunbookURL + ")"
+}
+
+// unlink removes an incident from a problem.
+func (s *state) unlink(p *probState, is *incState, at int64) {
+	pr := s.mutProblem(p, at)
+	id := is.row.ID()
+	if i := slices.Index(pr.IncidentIDs, id); i >= 0 {
+		pr.IncidentIDs = append(slices.Clip(pr.IncidentIDs[:i]), pr.IncidentIDs[i+1:]...)
+		pr.Occurrences--
+	}
+	if is.row.ProblemID == pr.ID() {
+		inc := s.mut(is, at)
+		inc.ProblemID = ""
+		inc.Log(incident.Entry{At: fromUnixNano(at), Actor: incident.SystemActor, Kind: incident.EntryProblem, From: pr.ID(), Text: "unlinked from problem " + pr.ID()})
+	}
+}
+
+// updateProblem applies a user's change to a problem at now, in a batch of
+// its own.
+func (s *state) updateProblem(now time.Time, u *incident.ProblemUpdate, set *Settings) (*incident.Problem, *Batch, error) {
+	b := &Batch{Now: now}
+	tx := lazyTxn{db: s.db}
+	s.applyNo++
+	at := unixNano(now)
+	s.runTimers(&tx, at, set, b)
+	p, err := s.changeProblem(u, at)
+	s.flushIncidents(&tx, b, set)
+	tx.commit()
+	if len(b.Changes) > 0 {
+		s.seq++
+		b.Seq = s.seq
+	}
+	if err != nil {
+		return nil, b, err
+	}
+	return p, b, nil
+}
+
+func (s *state) changeProblem(u *incident.ProblemUpdate, at int64) (*incident.Problem, error) {
+	seq, err := incident.ParseProblemID(u.ID)
+	if err != nil {
+		return nil, err
+	}
+	p := s.problems[seq]
+	if p == nil {
+		return nil, ErrNoProblem
+	}
+	if u.State != nil {
+		if err := incident.CheckProblemTransition(u.ID, p.row.State, *u.State); err != nil {
+			return nil, err
+		}
+	}
+	incOf := func(id string) (*incState, error) {
+		iseq, err := incident.ParseID(id)
+		if err != nil {
+			return nil, err
+		}
+		is := s.incidents[iseq]
+		if is == nil || is.removed {
+			return nil, ErrNoIncident
+		}
+		return is, nil
+	}
+	var linkTo, unlinkFrom *incState
+	if u.Link != "" {
+		if linkTo, err = incOf(u.Link); err != nil {
+			return nil, err
+		}
+	}
+	if u.Unlink != "" {
+		if unlinkFrom, err = incOf(u.Unlink); err != nil {
+			return nil, err
+		}
+	}
+	pr := s.mutProblem(p, at)
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&pr.Title, u.Title)
+	set(&pr.RootCause, u.RootCause)
+	set(&pr.Workaround, u.Workaround)
+	set(&pr.RunbookURL, u.RunbookURL)
+	if u.State != nil {
+		pr.State = *u.State
+	}
+	if linkTo != nil {
+		if old := linkTo.row.ProblemID; old != "" && old != pr.ID() {
+			if oseq, err := incident.ParseProblemID(old); err == nil && s.problems[oseq] != nil {
+				s.unlink(s.problems[oseq], linkTo, at)
+			}
+		}
+		s.link(p, linkTo, at)
+	}
+	if unlinkFrom != nil {
+		s.unlink(p, unlinkFrom, at)
+	}
+	return pr, nil
+}
+
+// flushProblems writes this batch's problem versions and emits their
+// changes.
+func (s *state) flushProblems(tx *lazyTxn, b *Batch) {
+	for _, p := range s.dirtyProb {
+		kind := ProblemUpdated
+		if slices.Contains(s.openedProb, p) {
+			kind = ProblemOpened
+		}
+		tx.insertProblem(p.row)
+		b.Changes = append(b.Changes, Change{Kind: kind, Problem: p.row})
+	}
+	s.dirtyProb, s.openedProb = s.dirtyProb[:0], s.openedProb[:0]
+}
