@@ -21,10 +21,12 @@ type Config struct {
 	// Incidents configures the incident lifecycle.
 	Incidents IncidentsConfig `yaml:"incidents"`
 	// SLA configures the respond and resolve targets by priority.
-	SLA    SLAConfig    `yaml:"sla"`
-	Rules  RulesConfig  `yaml:"rules"`
-	Output OutputConfig `yaml:"output"`
-	CMDB   CMDBConfig   `yaml:"cmdb"`
+	SLA SLAConfig `yaml:"sla"`
+	// Problems configures recurrence detection.
+	Problems ProblemsConfig `yaml:"problems"`
+	Rules    RulesConfig    `yaml:"rules"`
+	Output   OutputConfig   `yaml:"output"`
+	CMDB     CMDBConfig     `yaml:"cmdb"`
 	// History is off unless history.clickhouse.addresses is set.
 	History HistoryConfig `yaml:"history"`
 
@@ -77,6 +79,13 @@ type IncidentsConfig struct {
 type SLAConfig struct {
 	PauseOnHold bool                 `yaml:"pause_on_hold"`
 	Targets     map[string]SLATarget `yaml:"targets"`
+}
+
+// ProblemsConfig: recurrence_count incidents of one signature opened
+// within recurrence_window open a problem (0: problems off).
+type ProblemsConfig struct {
+	RecurrenceCount  int      `yaml:"recurrence_count"`
+	RecurrenceWindow Duration `yaml:"recurrence_window"`
 }
 
 // SLATarget is one priority's targets.
@@ -135,6 +144,7 @@ func Default() *Config {
 			EventSkew:       Duration(time.Minute),
 			Flapping:        FlappingConfig{Changes: 4, Window: Duration(10 * time.Minute)},
 		},
+		Problems: ProblemsConfig{RecurrenceCount: 3, RecurrenceWindow: Duration(7 * 24 * time.Hour)},
 		SLA: SLAConfig{PauseOnHold: true, Targets: map[string]SLATarget{
 			"P1": {Duration(15 * time.Minute), Duration(4 * time.Hour)},
 			"P2": {Duration(30 * time.Minute), Duration(8 * time.Hour)},
@@ -218,6 +228,8 @@ func (c *Config) Validate() error {
 	check(n.EventSkew >= 0, "incidents.event_skew", "must not be negative, got %s", n.EventSkew)
 	check(n.Flapping.Changes == 0 || n.Flapping.Changes >= 2 && n.Flapping.Changes <= 100, "incidents.flapping.changes", "must be 0 (off) or from 2 to 100, got %d", n.Flapping.Changes)
 	check(n.Flapping.Window >= 0, "incidents.flapping.window", "must not be negative, got %s", n.Flapping.Window)
+	check(c.Problems.RecurrenceCount >= 0, "problems.recurrence_count", "must not be negative (0: off), got %d", c.Problems.RecurrenceCount)
+	check(c.Problems.RecurrenceWindow > 0, "problems.recurrence_window", "must be over 0, got %s", c.Problems.RecurrenceWindow)
 	for p, t := range c.SLA.Targets {
 		key := "sla.targets." + p
 		check(len(p) == 2 && p[0] == 'P' && p[1] >= '1' && p[1] <= '5', key, "priority must be P1 to P5")

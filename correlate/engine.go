@@ -97,6 +97,8 @@ type item struct {
 	action *incident.Action
 	// silence, when set, creates or expires a silence.
 	silence *silenceOp
+	// problem, when set, is a user's change to a problem.
+	problem *incident.ProblemUpdate
 	reply   chan commandResult
 }
 
@@ -294,7 +296,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				flush()
 				continue
 			}
-			if it.action != nil || it.silence != nil {
+			if it.action != nil || it.silence != nil || it.problem != nil {
 				flush()
 				e.applyCommand(it)
 				continue
@@ -357,9 +359,12 @@ func (e *Engine) applyCommand(it item) {
 		b   *Batch
 		err error
 	)
-	if it.action != nil {
+	switch {
+	case it.action != nil:
 		v, b, err = e.st.act(e.now(), it.action, e.settings.Load())
-	} else {
+	case it.problem != nil:
+		v, b, err = e.st.updateProblem(e.now(), it.problem, e.settings.Load())
+	default:
 		b = &Batch{Now: e.now()}
 		v, err = e.st.applySilence(it.silence, b.Now, e.settings.Load())
 	}
@@ -410,6 +415,18 @@ func (e *Engine) Act(ctx context.Context, a incident.Action) (*incident.Incident
 		return nil, err
 	}
 	return v.(*incident.Incident), nil
+}
+
+// UpdateProblem applies a user's change to a problem (state, texts, link
+// or unlink an incident) and returns the new version. A state change the
+// problem does not allow is an *incident.ProblemTransitionError; unknown
+// problems ErrNoProblem, unknown incidents ErrNoIncident.
+func (e *Engine) UpdateProblem(ctx context.Context, u incident.ProblemUpdate) (*incident.Problem, error) {
+	v, err := e.command(ctx, item{problem: &u})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*incident.Problem), nil
 }
 
 // AddSilence validates and stores a silence and returns it with its id. It

@@ -26,8 +26,9 @@ type Actor interface {
 // APIOptions configures the incident API.
 type APIOptions struct {
 	// DB is the engine's state, read with read transactions only.
-	DB    func() *memdb.MemDB
-	Actor Actor
+	DB       func() *memdb.MemDB
+	Actor    Actor
+	Problems ProblemUpdater
 	// Alert returns the API representation of an alert for the detail
 	// endpoint, from the same read transaction.
 	Alert func(txn *memdb.Txn, fp model.Fingerprint) (any, bool)
@@ -62,6 +63,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/incidents", a.list)
 	mux.HandleFunc("GET /api/v1/incidents/{id}", a.get)
 	mux.HandleFunc("POST /api/v1/incidents/{id}/{verb}", a.act)
+	if a.o.Problems != nil {
+		a.registerProblems(mux)
+	}
 }
 
 // Filter selects incidents for a list.
@@ -249,12 +253,7 @@ func (a *API) act(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	act := Action{ID: id, Verb: Verb(r.PathValue("verb")), Actor: body.Actor, Text: body.Text, Assignee: body.Assignee, SupportGroup: body.SupportGroup}
-	if act.Actor == "" {
-		act.Actor = "api"
-		if u, _, ok := r.BasicAuth(); ok && u != "" {
-			act.Actor = u
-		}
-	}
+	act.Actor = actorOf(act.Actor, r)
 	if err := act.Validate(); err != nil {
 		var fe fieldError
 		if errors.As(err, &fe) {

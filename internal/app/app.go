@@ -179,8 +179,9 @@ func New(o Options) (*App, error) {
 	a.receiver.Register(mux)
 	correlate.NewAPI(a.engine, o.Logger.With("component", "api")).Register(mux)
 	incident.NewAPI(incident.APIOptions{
-		DB:    a.engine.DB,
-		Actor: a.engine,
+		DB:       a.engine.DB,
+		Actor:    a.engine,
+		Problems: a.engine,
 		Alert: func(txn *memdb.Txn, fp model.Fingerprint) (any, bool) {
 			al, ok := correlate.AlertIn(txn, fp)
 			if !ok {
@@ -188,7 +189,9 @@ func New(o Options) (*App, error) {
 			}
 			return al.JSON(), true
 		},
-		NotFound:    func(err error) bool { return errors.Is(err, correlate.ErrNoIncident) },
+		NotFound: func(err error) bool {
+			return errors.Is(err, correlate.ErrNoIncident) || errors.Is(err, correlate.ErrNoProblem)
+		},
 		MaxBodySize: int64(cfg.Ingest.MaxBodySize),
 	}).Register(mux)
 	cmdb.NewAPI(a.cmdb, cmdb.APIOptions{
@@ -243,6 +246,8 @@ func EngineSettings(c *config.Config) correlate.Settings {
 		FlapWindow:        c.Incidents.Flapping.Window.Std(),
 		SLATargets:        slaTargets(c),
 		SLAPauseOnHold:    c.SLA.PauseOnHold,
+		RecurrenceCount:   c.Problems.RecurrenceCount,
+		RecurrenceWindow:  c.Problems.RecurrenceWindow.Std(),
 	}
 }
 

@@ -3,7 +3,10 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -161,4 +164,75 @@ func TestSilenceAPI(t *testing.T) {
 	for _, a := range d.alerts(t).Alerts {
 		require.Empty(t, a.Suppressed, a.Labels)
 	}
+}
+
+func TestProblemAPI(t *testing.T) {
+	d := start(t, "")
+	// Three incidents of one group, each closed before the next opens:
+	// the third opens a problem.
+	for i := 1; i <= 3; i++ {
+		code, body := d.post(t, "/api/v2/alerts", "["+promAlert("Down", fmt.Sprint("h", i))+"]")
+		require.Equal(t, http.StatusOK, code, body)
+		id := fmt.Sprintf("INC%07d", i)
+		var inc incident.JSON
+		require.Equal(t, http.StatusOK, d.getJSON(t, "/api/v1/incidents/"+id, &inc))
+		if i < 3 {
+			code, body = d.post(t, "/api/v1/incidents/"+id+"/resolve", "")
+			require.Equal(t, http.StatusOK, code, body)
+			code, body = d.post(t, "/api/v1/incidents/"+id+"/close", "")
+			require.Equal(t, http.StatusOK, code, body)
+		}
+	}
+	var page incident.ProblemPage
+	require.Equal(t, http.StatusOK, d.getJSON(t, "/api/v1/problems?state=new", &page))
+	require.Len(t, page.Problems, 1)
+	p := page.Problems[0]
+	require.Equal(t, "PRB0000001", p.ID)
+	require.Equal(t, []string{"INC0000001", "INC0000002", "INC0000003"}, p.IncidentIDs)
+	var inc incident.JSON
+	require.Equal(t, http.StatusOK, d.getJSON(t, "/api/v1/incidents/INC0000003", &inc))
+	require.Equal(t, "PRB0000001", inc.ProblemID)
+
+	patch := func(body string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPatch, d.url+"/api/v1/problems/PRB0000001", strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := patch(`{"state":"known_error","workaround":"restart it","root_cause":"leak"}`)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"state":"known_error"`)
+	code, body = patch(`{"state":"new"}`)
+	require.Equal(t, http.StatusConflict, code, body)
+	require.Contains(t, body, `"state":"known_error"`)
+	code, _ = patch(`{"state":"sleeping"}`)
+	require.Equal(t, http.StatusBadRequest, code)
+
+	req, _ := http.NewRequest(http.MethodDelete, d.url+"/api/v1/problems/PRB0000001/incidents/INC0000002", nil)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var got incident.ProblemJSON
+	require.Equal(t, http.StatusOK, d.getJSON(t, "/api/v1/problems/PRB0000001", &got))
+	require.Equal(t, []string{"INC0000001", "INC0000003"}, got.IncidentIDs)
+	code, body = d.post(t, "/api/v1/problems/PRB0000001/incidents", `{"incident_id":"INC0000002"}`)
+	require.Equal(t, http.StatusOK, code, body)
+	code, _ = d.post(t, "/api/v1/problems/PRB0000001/incidents", `{"incident_id":"INC0000099"}`)
+	require.Equal(t, http.StatusNotFound, code)
+	code, _ = d.post(t, "/api/v1/problems/PRB0000009/incidents", `{"incident_id":"INC0000001"}`)
+	require.Equal(t, http.StatusNotFound, code)
+
+	// The next incident of the signature carries the workaround.
+	code, _ = d.post(t, "/api/v1/incidents/INC0000003/resolve", "")
+	require.Equal(t, http.StatusOK, code)
+	code, _ = d.post(t, "/api/v1/incidents/INC0000003/close", "")
+	require.Equal(t, http.StatusOK, code)
+	code, _ = d.post(t, "/api/v2/alerts", "["+promAlert("Down", "h4")+"]")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, http.StatusOK, d.getJSON(t, "/api/v1/incidents/INC0000004", &inc))
+	require.Equal(t, "restart it", inc.Workaround)
+	require.Equal(t, "PRB0000001", inc.ProblemID)
 }
