@@ -70,8 +70,11 @@ type IncidentsConfig struct {
 	// ImpactSpread: over this many CIs raises the impact one level.
 	ImpactSpread int `yaml:"impact_spread"`
 	// EventSkew: how far past its receipt an event's own time may lie.
-	EventSkew Duration       `yaml:"event_skew"`
-	Flapping  FlappingConfig `yaml:"flapping"`
+	EventSkew Duration `yaml:"event_skew"`
+	// ChangeLookback: changes that started this long before an incident
+	// opened are its probable changes.
+	ChangeLookback Duration       `yaml:"change_lookback"`
+	Flapping       FlappingConfig `yaml:"flapping"`
 }
 
 // SLAConfig is the SLA targets by priority ("P1".."P5") and whether the
@@ -142,6 +145,7 @@ func Default() *Config {
 			ClosedRetention: Duration(24 * time.Hour),
 			ImpactSpread:    10,
 			EventSkew:       Duration(time.Minute),
+			ChangeLookback:  Duration(2 * time.Hour),
 			Flapping:        FlappingConfig{Changes: 4, Window: Duration(10 * time.Minute)},
 		},
 		Problems: ProblemsConfig{RecurrenceCount: 3, RecurrenceWindow: Duration(7 * 24 * time.Hour)},
@@ -225,6 +229,7 @@ func (c *Config) Validate() error {
 	check(n.CloseAfter >= 0, "incidents.close_after", "must not be negative, got %s", n.CloseAfter)
 	check(n.ClosedRetention >= 0, "incidents.closed_retention", "must not be negative, got %s", n.ClosedRetention)
 	check(n.ImpactSpread >= 1, "incidents.impact_spread", "must be at least 1, got %d", n.ImpactSpread)
+	check(n.ChangeLookback >= 0, "incidents.change_lookback", "must not be negative, got %s", n.ChangeLookback)
 	check(n.EventSkew >= 0, "incidents.event_skew", "must not be negative, got %s", n.EventSkew)
 	check(n.Flapping.Changes == 0 || n.Flapping.Changes >= 2 && n.Flapping.Changes <= 100, "incidents.flapping.changes", "must be 0 (off) or from 2 to 100, got %d", n.Flapping.Changes)
 	check(n.Flapping.Window >= 0, "incidents.flapping.window", "must not be negative, got %s", n.Flapping.Window)

@@ -166,6 +166,7 @@ func schema() *memdb.DBSchema {
 		},
 		incident.Table:        incident.TableSchema(),
 		tableSilences:         silenceTable(),
+		tableChanges:          changeTable(),
 		incident.ProblemTable: incident.ProblemTableSchema(),
 	}}
 }

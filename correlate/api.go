@@ -1,10 +1,14 @@
 package correlate
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/alertmanager/matcher/compat"
@@ -37,6 +41,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/silences", a.listSilences)
 	mux.HandleFunc("POST /api/v1/silences", a.addSilence)
 	mux.HandleFunc("DELETE /api/v1/silences/{id}", a.expireSilence)
+	mux.HandleFunc("POST /api/v1/changes", a.addChanges)
+	mux.HandleFunc("GET /api/v1/changes", a.listChanges)
 }
 
 // AlertFilter selects alerts for a list.
@@ -261,4 +267,60 @@ func (a *API) expireSilence(w http.ResponseWriter, r *http.Request) {
 	default:
 		httpapi.WriteJSON(w, http.StatusOK, silenceJSON(sil, a.e.now()))
 	}
+}
+
+// addChanges takes one change event or an array of them.
+func (a *API) addChanges(w http.ResponseWriter, r *http.Request) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 8<<20))
+	if err != nil {
+		httpapi.WriteError(w, httpapi.Error{Code: http.StatusRequestEntityTooLarge, Message: err.Error()})
+		return
+	}
+	var cs []ChangeEvent
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '{' {
+		var c ChangeEvent
+		err = dec.Decode(&c)
+		cs = []ChangeEvent{c}
+	} else {
+		err = dec.Decode(&cs)
+	}
+	if err != nil {
+		httpapi.BadParam(w, "body", err)
+		return
+	}
+	err = a.e.AddChanges(r.Context(), cs)
+	var (
+		fe *FieldError
+		ie *IndexedError
+	)
+	switch {
+	case errors.As(err, &fe):
+		field := fe.Field
+		if errors.As(err, &ie) {
+			field = fmt.Sprintf("[%d].%s", ie.Index, fe.Field)
+		}
+		httpapi.WriteError(w, httpapi.Error{Code: http.StatusBadRequest, Field: field, Message: err.Error()})
+	case err != nil:
+		httpapi.WriteError(w, httpapi.Error{Code: http.StatusServiceUnavailable, Message: err.Error()})
+	default:
+		httpapi.WriteJSON(w, http.StatusAccepted, map[string]int{"accepted": len(cs)})
+	}
+}
+
+// listChanges shows the change events within the lookback, the latest
+// start first.
+func (a *API) listChanges(w http.ResponseWriter, _ *http.Request) {
+	out := struct {
+		Changes []ChangeEvent `json:"changes"`
+	}{Changes: []ChangeEvent{}}
+	it, err := a.e.st.db.Txn(false).Get(tableChanges, "id")
+	if err == nil {
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			out.Changes = append(out.Changes, *raw.(*ChangeEvent))
+		}
+	}
+	slices.SortStableFunc(out.Changes, func(a, b ChangeEvent) int { return b.Start.Compare(a.Start) })
+	httpapi.WriteJSON(w, http.StatusOK, out)
 }

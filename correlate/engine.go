@@ -99,6 +99,8 @@ type item struct {
 	silence *silenceOp
 	// problem, when set, is a user's change to a problem.
 	problem *incident.ProblemUpdate
+	// changes, when set, are change events to keep.
+	changes []ChangeEvent
 	reply   chan commandResult
 }
 
@@ -296,7 +298,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				flush()
 				continue
 			}
-			if it.action != nil || it.silence != nil || it.problem != nil {
+			if it.action != nil || it.silence != nil || it.problem != nil || it.changes != nil {
 				flush()
 				e.applyCommand(it)
 				continue
@@ -364,6 +366,9 @@ func (e *Engine) applyCommand(it item) {
 		v, b, err = e.st.act(e.now(), it.action, e.settings.Load())
 	case it.problem != nil:
 		v, b, err = e.st.updateProblem(e.now(), it.problem, e.settings.Load())
+	case it.changes != nil:
+		b = e.st.applyChanges(e.now(), it.changes, e.settings.Load())
+		v = len(it.changes)
 	default:
 		b = &Batch{Now: e.now()}
 		v, err = e.st.applySilence(it.silence, b.Now, e.settings.Load())
@@ -427,6 +432,18 @@ func (e *Engine) UpdateProblem(ctx context.Context, u incident.ProblemUpdate) (*
 		return nil, err
 	}
 	return v.(*incident.Problem), nil
+}
+
+// AddChanges validates and keeps change events (for change_lookback); the
+// probable changes of open incidents follow.
+func (e *Engine) AddChanges(ctx context.Context, cs []ChangeEvent) error {
+	for i := range cs {
+		if err := cs[i].Validate(); err != nil {
+			return &IndexedError{Index: i, Err: err}
+		}
+	}
+	_, err := e.command(ctx, item{changes: cs})
+	return err
 }
 
 // AddSilence validates and stores a silence and returns it with its id. It

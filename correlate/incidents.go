@@ -244,7 +244,10 @@ func (s *state) join(is *incState, e *entry, a *Alert, evt, recv int64, set *Set
 		is.due = 0 // a pending auto-resolve is off
 	}
 	if a.CI != "" {
-		s.addCI(is, inc, a.CI, now)
+		if _, known := is.cis[a.CI]; !known {
+			s.addCI(is, inc, a.CI, now)
+			inc.ProbableChanges = s.probableChanges(inc, set)
+		}
 	}
 	a.SymptomOf = s.symptomOf(is, a.CI)
 	if inc.Title == "" {

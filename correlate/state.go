@@ -129,6 +129,9 @@ type Settings struct {
 	// RecurrenceWindow open a problem; 0 turns problems off.
 	RecurrenceCount  int
 	RecurrenceWindow time.Duration
+	// ChangeLookback: changes that started this long before an incident
+	// opened are its probable changes.
+	ChangeLookback time.Duration
 }
 
 // DefaultSettings are the engine defaults.
@@ -151,6 +154,7 @@ func DefaultSettings() Settings {
 		SLAPauseOnHold:    true,
 		RecurrenceCount:   3,
 		RecurrenceWindow:  7 * 24 * time.Hour,
+		ChangeLookback:    2 * time.Hour,
 	}
 }
 
@@ -211,6 +215,9 @@ type state struct {
 	keyBuf  []byte
 	// recaused are incidents whose probable cause changed in this batch.
 	recaused []*incState
+
+	// changes are the change events within the lookback, by start.
+	changes []ChangeEvent
 
 	sigs       map[string]*sigState
 	problems   map[uint64]*probState
@@ -318,6 +325,24 @@ func (l *lazyTxn) insertProblem(p *incident.Problem) {
 	}
 }
 
+// write and remove are for the small tables (changes): a missing row on
+// remove is fine.
+func (l *lazyTxn) write(table string, obj any) {
+	if l.txn == nil {
+		l.txn = l.db.Txn(true)
+	}
+	if err := l.txn.Insert(table, obj); err != nil {
+		panic("correlate: memdb insert: " + err.Error())
+	}
+}
+
+func (l *lazyTxn) remove(table string, obj any) {
+	if l.txn == nil {
+		l.txn = l.db.Txn(true)
+	}
+	_ = l.txn.Delete(table, obj)
+}
+
 func (l *lazyTxn) commit() {
 	if l.txn != nil {
 		l.txn.Commit()
@@ -331,6 +356,9 @@ func (s *state) apply(now time.Time, events []ingest.Event, set *Settings) *Batc
 	b := &Batch{Now: now, Events: events}
 	tx := lazyTxn{db: s.db}
 	s.applyNo++
+	if len(s.changes) > 0 && s.changes[0].Start.Before(now.Add(-set.ChangeLookback)) {
+		s.pruneChanges(&tx, now, set)
+	}
 	if len(s.silences) > 0 {
 		s.unsilence(&tx, now, set, b)
 	}

@@ -114,9 +114,24 @@ type Incident struct {
 	Signature  string
 	ProblemID  string
 	Workaround string
+	// ProbableChanges are the changes on its CIs (or what they depend
+	// on) shortly before it opened, most likely first.
+	ProbableChanges []ProbableChange
 
 	Timeline []Entry
 	Version  uint64
+}
+
+// ProbableChange is a change that may have caused an incident.
+type ProbableChange struct {
+	ID      string    `json:"id"`
+	CI      string    `json:"ci"`
+	Summary string    `json:"summary"`
+	Start   time.Time `json:"start"`
+	URL     string    `json:"url,omitempty"`
+	// Hops is 0 for a change on one of the incident's CIs, else how far
+	// upstream it is.
+	Hops int `json:"hops"`
 }
 
 // SLA is an incident's respond and resolve clocks: due times from the

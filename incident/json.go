@@ -30,7 +30,9 @@ type JSON struct {
 	Signature      string     `json:"signature,omitempty"`
 	ProblemID      string     `json:"problem_id,omitempty"`
 	Workaround     string     `json:"workaround,omitempty"`
-	Timeline       []Entry    `json:"timeline,omitempty"`
+	// ProbableChanges is never null: [] when none.
+	ProbableChanges []ProbableChange `json:"probable_changes"`
+	Timeline        []Entry          `json:"timeline,omitempty"`
 	// AlertDetails are the alerts' own representations (the detail
 	// endpoint fills them from the alerts table).
 	AlertDetails []any `json:"alert_details,omitempty"`
@@ -48,28 +50,29 @@ type SLAJSON struct {
 // timeline is set.
 func (inc *Incident) ToJSON(timeline bool) JSON {
 	j := JSON{
-		ID:             inc.ID(),
-		Title:          inc.Title,
-		State:          inc.State,
-		Priority:       inc.Priority,
-		Impact:         inc.Impact,
-		Urgency:        inc.Urgency,
-		Rule:           inc.Rule,
-		GroupKey:       inc.GroupKey,
-		Alerts:         make([]string, len(inc.Alerts)),
-		CIs:            append([]string{}, inc.CIs...),
-		ProbableCause:  inc.ProbableCause,
-		SupportGroup:   inc.SupportGroup,
-		Assignee:       inc.Assignee,
-		OpenedAt:       inc.OpenedAt.UTC(),
-		UpdatedAt:      inc.UpdatedAt.UTC(),
-		AcknowledgedAt: optTime(inc.AcknowledgedAt),
-		ResolvedAt:     optTime(inc.ResolvedAt),
-		ClosedAt:       optTime(inc.ClosedAt),
-		Version:        inc.Version,
-		Signature:      inc.Signature,
-		ProblemID:      inc.ProblemID,
-		Workaround:     inc.Workaround,
+		ID:              inc.ID(),
+		Title:           inc.Title,
+		State:           inc.State,
+		Priority:        inc.Priority,
+		Impact:          inc.Impact,
+		Urgency:         inc.Urgency,
+		Rule:            inc.Rule,
+		GroupKey:        inc.GroupKey,
+		Alerts:          make([]string, len(inc.Alerts)),
+		CIs:             append([]string{}, inc.CIs...),
+		ProbableCause:   inc.ProbableCause,
+		SupportGroup:    inc.SupportGroup,
+		Assignee:        inc.Assignee,
+		OpenedAt:        inc.OpenedAt.UTC(),
+		UpdatedAt:       inc.UpdatedAt.UTC(),
+		AcknowledgedAt:  optTime(inc.AcknowledgedAt),
+		ResolvedAt:      optTime(inc.ResolvedAt),
+		ClosedAt:        optTime(inc.ClosedAt),
+		Version:         inc.Version,
+		Signature:       inc.Signature,
+		ProblemID:       inc.ProblemID,
+		Workaround:      inc.Workaround,
+		ProbableChanges: append([]ProbableChange{}, inc.ProbableChanges...),
 		SLA: SLAJSON{
 			RespondDue:      optTime(inc.SLA.RespondDue),
 			ResolveDue:      optTime(inc.SLA.ResolveDue),

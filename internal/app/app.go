@@ -248,6 +248,7 @@ func EngineSettings(c *config.Config) correlate.Settings {
 		SLAPauseOnHold:    c.SLA.PauseOnHold,
 		RecurrenceCount:   c.Problems.RecurrenceCount,
 		RecurrenceWindow:  c.Problems.RecurrenceWindow.Std(),
+		ChangeLookback:    c.Incidents.ChangeLookback.Std(),
 	}
 }
 

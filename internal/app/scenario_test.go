@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -92,4 +93,35 @@ func TestCoreSwitchScenarioOnExampleCMDB(t *testing.T) {
 		}
 	}
 	require.Equal(t, 40, withIncident, "the hosts that alerted")
+}
+
+func TestChangesAPIAndProbableChange(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "sift.yml")
+	example, err := filepath.Abs("../../deploy/examples/cmdb.yml")
+	require.NoError(t, err)
+	writeFile(t, cfg, "cmdb:\n  files: ["+example+"]\n")
+	d := start(t, cfg)
+
+	now := time.Now().UTC()
+	deploy := fmt.Sprintf(`[{"id":"CHG-1","ci":"checkout-fra","summary":"deploy checkout 4.2","start":%q,"source":"argo"},
+		{"id":"CHG-2","ci":"ams-r01-h01","summary":"kernel patch","start":%q}]`, now.Add(-10*time.Minute).Format(time.RFC3339), now.Add(-5*time.Minute).Format(time.RFC3339))
+	code, body := d.post(t, "/api/v1/changes", deploy)
+	require.Equal(t, http.StatusAccepted, code, body)
+	code, body = d.post(t, "/api/v1/changes", `{"id":"CHG-3","summary":"x","start":"2026-11-24T12:00:00Z"}`)
+	require.Equal(t, http.StatusBadRequest, code, body)
+	require.Contains(t, body, `"field":"[0].ci"`)
+
+	var list struct{ Changes []struct{ ID string } }
+	require.Equal(t, http.StatusOK, d.getJSON(t, "/api/v1/changes", &list))
+	require.Len(t, list.Changes, 2)
+	require.Equal(t, "CHG-2", list.Changes[0].ID, "the latest first")
+
+	code, body = d.post(t, "/api/v2/alerts", `[{"labels":{"alertname":"SLOBurn","service":"checkout","site":"fra","severity":"critical"}}]`)
+	require.Equal(t, http.StatusOK, code, body)
+	var inc incident.JSON
+	require.Equal(t, http.StatusOK, d.getJSON(t, "/api/v1/incidents/INC0000001", &inc))
+	require.Equal(t, []string{"checkout-fra"}, inc.CIs)
+	require.Len(t, inc.ProbableChanges, 1, "the unrelated host's patch is not listed")
+	require.Equal(t, "CHG-1", inc.ProbableChanges[0].ID)
 }

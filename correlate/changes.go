@@ -1,0 +1,165 @@
+package correlate
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/sift-itsm/sift/incident"
+)
+
+// ChangeEvent is a change to a CI (a deploy, a config push, a patch), as
+// an ITSM change or a CD pipeline reports it: the engine keeps it for the
+// change lookback and names it among an incident's probable changes.
+type ChangeEvent struct {
+	ID      string    `json:"id"`
+	CI      string    `json:"ci"`
+	Summary string    `json:"summary"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end,omitzero"`
+	Source  string    `json:"source,omitempty"`
+	URL     string    `json:"url,omitempty"`
+}
+
+// Validate checks a change event, naming the field at fault.
+func (c *ChangeEvent) Validate() error {
+	switch {
+	case c.ID == "":
+		return fieldErr("id", "required")
+	case c.CI == "":
+		return fieldErr("ci", "required")
+	case c.Start.IsZero():
+		return fieldErr("start", "required (RFC 3339)")
+	case !c.End.IsZero() && c.End.Before(c.Start):
+		return fieldErr("end", "must not be before start")
+	}
+	return nil
+}
+
+// IndexedError is a bad element of a list, by index.
+type IndexedError struct {
+	Index int
+	Err   error
+}
+
+func (e *IndexedError) Error() string { return fmt.Sprintf("change %d: %v", e.Index, e.Err) }
+func (e *IndexedError) Unwrap() error { return e.Err }
+
+const tableChanges = "changes"
+
+func changeTable() *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: tableChanges,
+		Indexes: map[string]*memdb.IndexSchema{
+			"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID"}},
+		},
+	}
+}
+
+// maxProbableChanges bounds the list on an incident.
+const maxProbableChanges = 5
+
+// changeHops is how far upstream of an incident's CIs a change counts.
+const changeHops = 2
+
+// addChanges keeps change events (a repeated id replaces the earlier
+// one), sorted by start.
+func (s *state) addChanges(tx *lazyTxn, cs []ChangeEvent) {
+	for _, c := range cs {
+		tx.write(tableChanges, &c)
+		if i := slices.IndexFunc(s.changes, func(o ChangeEvent) bool { return o.ID == c.ID }); i >= 0 {
+			s.changes = slices.Delete(s.changes, i, i+1)
+		}
+		s.changes = append(s.changes, c)
+	}
+	slices.SortStableFunc(s.changes, func(a, b ChangeEvent) int { return a.Start.Compare(b.Start) })
+}
+
+// pruneChanges forgets changes that started more than the lookback before
+// now: no incident opening from now on can list them.
+func (s *state) pruneChanges(tx *lazyTxn, now time.Time, set *Settings) {
+	cut := 0
+	for cut < len(s.changes) && s.changes[cut].Start.Before(now.Add(-set.ChangeLookback)) {
+		tx.remove(tableChanges, &s.changes[cut])
+		cut++
+	}
+	if cut > 0 {
+		s.changes = slices.Delete(s.changes, 0, cut)
+	}
+}
+
+// probableChanges lists the changes on the incident's CIs, or on what they
+// depend on within two hops, that started within the lookback before the
+// incident opened: nearest in topology first, then nearest in time.
+func (s *state) probableChanges(inc *incident.Incident, set *Settings) []incident.ProbableChange {
+	if len(s.changes) == 0 || len(inc.CIs) == 0 {
+		return nil
+	}
+	from := inc.OpenedAt.Add(-set.ChangeLookback)
+	var out []incident.ProbableChange
+	for _, c := range s.changes {
+		if c.Start.Before(from) || c.Start.After(inc.OpenedAt) {
+			continue
+		}
+		hops := -1
+		for _, ci := range inc.CIs {
+			if ci == c.CI {
+				hops = 0
+				break
+			}
+		}
+		for h := 1; hops < 0 && h <= changeHops && s.topo != nil; h++ {
+			for _, ci := range inc.CIs {
+				if s.topo.DependsOn(ci, c.CI, h) {
+					hops = h
+					break
+				}
+			}
+		}
+		if hops < 0 {
+			continue
+		}
+		out = append(out, incident.ProbableChange{ID: c.ID, CI: c.CI, Summary: c.Summary, Start: c.Start, URL: c.URL, Hops: hops})
+	}
+	slices.SortStableFunc(out, func(a, b incident.ProbableChange) int {
+		if c := cmp.Compare(a.Hops, b.Hops); c != 0 {
+			return c
+		}
+		return b.Start.Compare(a.Start) // the latest first
+	})
+	if len(out) > maxProbableChanges {
+		out = out[:maxProbableChanges]
+	}
+	return out
+}
+
+// applyChanges keeps change events at now, in a batch of their own, and
+// brings the probable changes of open incidents up to date (a CD pipeline
+// may report a deploy only once it finished).
+func (s *state) applyChanges(now time.Time, cs []ChangeEvent, set *Settings) *Batch {
+	b := &Batch{Now: now}
+	tx := lazyTxn{db: s.db}
+	s.applyNo++
+	at := unixNano(now)
+	s.runTimers(&tx, at, set, b)
+	s.addChanges(&tx, cs)
+	s.pruneChanges(&tx, now, set)
+	for _, is := range s.incidents {
+		if !is.row.State.Open() || is.removed {
+			continue
+		}
+		if pc := s.probableChanges(is.row, set); !slices.Equal(pc, is.row.ProbableChanges) {
+			s.mut(is, at).ProbableChanges = pc
+		}
+	}
+	s.flushIncidents(&tx, b, set)
+	tx.commit()
+	if len(b.Changes) > 0 {
+		s.seq++
+		b.Seq = s.seq
+	}
+	return b
+}
