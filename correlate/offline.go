@@ -22,6 +22,7 @@ type Offline struct {
 	// incs is the newest version of every incident, from the change
 	// stream: closed incidents leave memory, not this.
 	incs  map[uint64]*incident.Incident
+	probs map[uint64]*incident.Problem
 	stats OfflineStats
 }
 
@@ -31,12 +32,14 @@ type OfflineStats struct {
 	Alerts     int `json:"alerts"`
 	Suppressed int `json:"suppressed_alerts"`
 	Incidents  int `json:"incidents"`
+	Problems   int `json:"problems"`
+	Breaches   int `json:"sla_breaches"`
 }
 
 // NewOffline returns an offline engine with the settings, rules (nil:
 // the defaults) and CMDB (nil: none).
 func NewOffline(set Settings, rs *rules.Set, topo Topology) *Offline {
-	o := &Offline{st: newState(), set: set, incs: map[uint64]*incident.Incident{}}
+	o := &Offline{st: newState(), set: set, incs: map[uint64]*incident.Incident{}, probs: map[uint64]*incident.Problem{}}
 	o.st.topo = topo
 	o.st.setRules(rs)
 	return o
@@ -87,8 +90,14 @@ func (o *Offline) Drain() {
 }
 
 func (o *Offline) record(b *Batch) {
+	o.stats.Breaches += len(b.Breaches)
 	for _, c := range b.Changes {
 		switch {
+		case c.Problem != nil:
+			if _, seen := o.probs[c.Problem.Seq]; !seen {
+				o.stats.Problems++
+			}
+			o.probs[c.Problem.Seq] = c.Problem
 		case c.Incident != nil:
 			if _, seen := o.incs[c.Incident.Seq]; !seen {
 				o.stats.Incidents++
@@ -111,6 +120,29 @@ func (o *Offline) Incidents() []*incident.Incident {
 		out = append(out, inc)
 	}
 	slices.SortFunc(out, func(a, b *incident.Incident) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out
+}
+
+// AddChanges keeps change events, as POST /api/v1/changes does, at the
+// current clock. Replay adds them all before the events: only their start
+// times matter.
+func (o *Offline) AddChanges(cs []ChangeEvent) error {
+	for i := range cs {
+		if err := cs[i].Validate(); err != nil {
+			return &IndexedError{Index: i, Err: err}
+		}
+	}
+	o.record(o.st.applyChanges(o.clock, cs, &o.set))
+	return nil
+}
+
+// Problems returns the newest version of every problem, oldest first.
+func (o *Offline) Problems() []*incident.Problem {
+	out := make([]*incident.Problem, 0, len(o.probs))
+	for _, p := range o.probs {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b *incident.Problem) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out
 }
 

@@ -46,6 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	replayCmd.Flag("cmdb", "CMDB files (repeatable); default the config's cmdb.files.").StringsVar(&ro.cmdb)
 	replayCmd.Flag("rules", "Rule files (repeatable); default the config's rules.files, else the built-in rules.").StringsVar(&ro.rules)
 	replayCmd.Flag("events", "JSON-lines file of generic events (an object or an array per line).").Required().StringVar(&ro.events)
+	replayCmd.Flag("changes", "JSON-lines file of change events (as POST /api/v1/changes takes) for probable changes.").StringVar(&ro.changes)
 	replayCmd.Flag("out", "Output file; - for standard output.").Default("-").StringVar(&ro.out)
 	replayCmd.Flag("cpuprofile", "Write a CPU profile of the replay to this file.").StringVar(&ro.cpuProfile)
 

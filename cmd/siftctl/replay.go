@@ -25,6 +25,7 @@ const replayBatch = 1000
 
 type replayOptions struct {
 	config, events, out string
+	changes             string
 	cpuProfile          string
 	cmdb, rules         []string
 }
@@ -32,9 +33,8 @@ type replayOptions struct {
 // replayOutput is what replay writes.
 type replayOutput struct {
 	Incidents []incident.JSON        `json:"incidents"`
-	Problems  []any                  `json:"problems"`
+	Problems  []incident.ProblemJSON `json:"problems"`
 	Stats     correlate.OfflineStats `json:"stats"`
-	Timing    map[string]float64     `json:"timing,omitempty"`
 }
 
 // replay runs the engine over a JSON-lines file of generic events with the
@@ -91,6 +91,11 @@ func replay(o replayOptions, stdout, stderr io.Writer) int {
 	}
 	start := time.Now()
 	eng := correlate.NewOffline(app.EngineSettings(cfg), rs, topo)
+	if o.changes != "" {
+		if code := replayChanges(eng, o.changes, fail); code != 0 {
+			return code
+		}
+	}
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), int(cfg.Ingest.MaxBodySize))
 	var batch []ingest.Event
@@ -116,7 +121,10 @@ func replay(o replayOptions, stdout, stderr io.Writer) int {
 	eng.Drain()
 	took := time.Since(start)
 
-	out := replayOutput{Problems: []any{}, Stats: eng.Stats()}
+	out := replayOutput{Problems: []incident.ProblemJSON{}, Stats: eng.Stats()}
+	for _, p := range eng.Problems() {
+		out.Problems = append(out.Problems, p.ToJSON())
+	}
 	for _, inc := range eng.Incidents() {
 		out.Incidents = append(out.Incidents, inc.ToJSON(true))
 	}
@@ -140,5 +148,48 @@ func replay(o replayOptions, stdout, stderr io.Writer) int {
 	s := out.Stats
 	fmt.Fprintf(stderr, "replayed %d events in %s (%.0f events/s): %d alerts, %d suppressed, %d incidents\n",
 		s.Events, took.Round(time.Millisecond), float64(s.Events)/took.Seconds(), s.Alerts, s.Suppressed, s.Incidents)
+	return 0
+}
+
+// replayChanges feeds a JSON-lines file of change events (an object or an
+// array a line, as POST /api/v1/changes takes) to the offline engine.
+func replayChanges(eng *correlate.Offline, path string, fail func(string, ...any) int) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 8<<20)
+	var all []correlate.ChangeEvent
+	for line := 1; sc.Scan(); line++ {
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 || b[0] == '#' {
+			continue
+		}
+		var cs []correlate.ChangeEvent
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if b[0] == '{' {
+			var c correlate.ChangeEvent
+			err = dec.Decode(&c)
+			cs = append(cs, c)
+		} else {
+			err = dec.Decode(&cs)
+		}
+		for i := 0; err == nil && i < len(cs); i++ {
+			err = cs[i].Validate()
+		}
+		if err != nil {
+			return fail("%s:%d: %v", path, line, err)
+		}
+		all = append(all, cs...)
+	}
+	if err := sc.Err(); err != nil {
+		return fail("reading %s: %v", path, err)
+	}
+	if err := eng.AddChanges(all); err != nil {
+		return fail("%s: %v", path, err)
+	}
 	return 0
 }

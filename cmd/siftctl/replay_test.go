@@ -38,13 +38,20 @@ func scenarioGroups(t *testing.T, path string) map[string]string {
 
 type replayed struct {
 	Incidents []struct {
-		ID            string   `json:"id"`
-		State         string   `json:"state"`
-		Priority      string   `json:"priority"`
-		ProbableCause string   `json:"probable_cause"`
-		Alerts        []string `json:"alerts"`
+		ID              string   `json:"id"`
+		State           string   `json:"state"`
+		Priority        string   `json:"priority"`
+		ProbableCause   string   `json:"probable_cause"`
+		Alerts          []string `json:"alerts"`
+		ProblemID       string   `json:"problem_id"`
+		ProbableChanges []struct {
+			ID string `json:"id"`
+		} `json:"probable_changes"`
 	} `json:"incidents"`
-	Problems []any `json:"problems"`
+	Problems []struct {
+		ID          string   `json:"id"`
+		IncidentIDs []string `json:"incident_ids"`
+	} `json:"problems"`
 	Stats    struct {
 		Events    int `json:"events"`
 		Incidents int `json:"incidents"`
@@ -110,6 +117,13 @@ func TestReplayScenarios(t *testing.T) {
 		{"database-failure", 3, func(t *testing.T, r replayed) {
 			require.Equal(t, "db-orders-fra", r.Incidents[0].ProbableCause)
 		}},
+		{"recurring-backup", 4, func(t *testing.T, r replayed) {
+			require.Len(t, r.Problems, 1, "the third daily recurrence opens a problem")
+			require.Equal(t, []string{"INC0000001", "INC0000002", "INC0000003", "INC0000004"}, r.Problems[0].IncidentIDs)
+			for _, inc := range r.Incidents {
+				require.Equal(t, r.Problems[0].ID, inc.ProblemID)
+			}
+		}},
 		{"flapping-and-resends", 2, func(t *testing.T, r replayed) {
 			require.Len(t, r.Incidents[1].Alerts, 100, "an hour of resends of 100 alerts: one incident")
 		}},
@@ -123,7 +137,11 @@ func TestReplayScenarios(t *testing.T) {
 				require.Equal(t, "closed", inc.State, "drained: every timer ran")
 			}
 			c.check(t, r)
-			p, rec, f1 := pairwise(r, scenarioGroups(t, path))
+			groups := scenarioGroups(t, path)
+			if len(groups) < 2 {
+				return // one alert, recurring: no pairs to score
+			}
+			p, rec, f1 := pairwise(r, groups)
 			t.Logf("%s: pairwise precision %.3f recall %.3f F1 %.3f; events:incidents %d:%d", c.file, p, rec, f1, r.Stats.Events, len(r.Incidents))
 			require.Equal(t, 1.0, f1, "the intended grouping exactly")
 		})
@@ -175,4 +193,15 @@ func TestRulesTestReportsFailures(t *testing.T) {
 	require.Contains(t, out, "t.yml:2: two services stay apart")
 	require.Contains(t, out, "priority P3, want P1", "critical without a CI: impact 3, urgency 1")
 	require.Contains(t, out, "unexpected incident INC0000002")
+}
+
+func TestReplayProbableChanges(t *testing.T) {
+	r := runReplay(t, "--cmdb", exampleCMDB, "--events", "../../deploy/examples/scenarios/switch-failure.jsonl",
+		"--changes", "../../deploy/examples/scenarios/switch-failure.changes.jsonl")
+	require.Equal(t, "core-sw-fra-1", r.Incidents[0].ProbableCause)
+	var ids []string
+	for _, c := range r.Incidents[0].ProbableChanges {
+		ids = append(ids, c.ID)
+	}
+	require.Equal(t, []string{"CHG0001"}, ids, "the firmware upgrade 10 minutes before; not the other site's patch, not the change 4 hours before")
 }
