@@ -52,7 +52,7 @@ type replayed struct {
 		ID          string   `json:"id"`
 		IncidentIDs []string `json:"incident_ids"`
 	} `json:"problems"`
-	Stats    struct {
+	Stats struct {
 		Events    int `json:"events"`
 		Incidents int `json:"incidents"`
 	} `json:"stats"`
