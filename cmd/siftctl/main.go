@@ -50,6 +50,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 	replayCmd.Flag("out", "Output file; - for standard output.").Default("-").StringVar(&ro.out)
 	replayCmd.Flag("cpuprofile", "Write a CPU profile of the replay to this file.").StringVar(&ro.cpuProfile)
 
+	var cl client
+	incCmd := a.Command("incidents", "Incidents of a running siftd.")
+	cl.flags(incCmd)
+	incList := incCmd.Command("list", "List incidents, newest first.")
+	incState := incList.Flag("state", "open, or one state.").Default("open").String()
+	incPriority := incList.Flag("priority", "P1 to P5.").String()
+	incLimit := incList.Flag("limit", "Incidents to show.").Default("100").Int()
+	incShow := incCmd.Command("show", "Show an incident with its timeline.")
+	incShowID := incShow.Arg("id", "Incident id (INC0000001).").Required().String()
+	incAck := incCmd.Command("ack", "Acknowledge an incident.")
+	incAckID := incAck.Arg("id", "Incident id.").Required().String()
+	incResolve := incCmd.Command("resolve", "Resolve an incident.")
+	incResolveID := incResolve.Arg("id", "Incident id.").Required().String()
+	actor := incCmd.Flag("actor", "Who acts (default: the API's default).").Default("").String()
+	comment := incCmd.Flag("comment", "Comment on the transition.").String()
+	probCmd := a.Command("problems", "Problems of a running siftd.")
+	cl.flags(probCmd)
+	probList := probCmd.Command("list", "List problems, newest first.")
+	probState := probList.Flag("state", "One state.").String()
+	probShow := probCmd.Command("show", "Show a problem.")
+	probShowID := probShow.Arg("id", "Problem id (PRB0000001).").Required().String()
+	chgCmd := a.Command("changes", "Change events of a running siftd.")
+	cl.flags(chgCmd)
+	chgList := chgCmd.Command("list", "List the change events within the lookback.")
+
 	if len(args) == 0 {
 		a.Usage(nil)
 		return 2
@@ -73,6 +98,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkCMDB(*cmdbFiles, stdout, stderr)
 	case replayCmd.FullCommand():
 		return replay(ro, stdout, stderr)
+	case incList.FullCommand(), incShow.FullCommand(), incAck.FullCommand(), incResolve.FullCommand(),
+		probList.FullCommand(), probShow.FullCommand(), chgList.FullCommand():
+		var err error
+		switch cmd {
+		case incList.FullCommand():
+			err = cl.incidentsList(stdout, *incState, *incPriority, *incLimit)
+		case incShow.FullCommand():
+			err = cl.incidentShow(stdout, *incShowID)
+		case incAck.FullCommand():
+			err = cl.incidentAct(stdout, *incAckID, "ack", *actor, *comment)
+		case incResolve.FullCommand():
+			err = cl.incidentAct(stdout, *incResolveID, "resolve", *actor, *comment)
+		case probList.FullCommand():
+			err = cl.problemsList(stdout, *probState)
+		case probShow.FullCommand():
+			err = cl.problemShow(stdout, *probShowID)
+		case chgList.FullCommand():
+			err = cl.changesList(stdout)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "siftctl:", err)
+			return 1
+		}
 	}
 	return 0
 }
