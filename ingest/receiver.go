@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/sift-itsm/sift/internal/httpapi"
 )
 
 // DefaultMaxBodySize is the largest request body a receiver reads unless
@@ -165,11 +166,7 @@ type errorBody struct {
 	Index   *int   `json:"index,omitempty"`
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
+var writeJSON = httpapi.WriteJSON
 
 func writeError(w http.ResponseWriter, code int, err error) {
 	body := errorBody{Code: code, Message: err.Error()}

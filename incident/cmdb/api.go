@@ -12,12 +12,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sift-itsm/sift/internal/httpapi"
 )
 
 // Paging limits of GET /api/v1/cis, as for the alert list.
 const (
-	DefaultPageSize = 100
-	MaxPageSize     = 10000
+	DefaultPageSize = httpapi.DefaultPageSize
+	MaxPageSize     = httpapi.MaxPageSize
 )
 
 // Bounds of GET /api/v1/cis/{id}/impact.
@@ -68,23 +70,17 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/cmdb/import", a.importHandler)
 }
 
-// apiError is the JSON error body, the same shape as the alert API's
-// (correlate.APIError), plus every import error.
+// apiError is the REST error body every API shares (httpapi.Error), plus
+// every import error.
 type apiError struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
-	Errors  Errors `json:"errors,omitempty"`
+	httpapi.Error
+	Errors Errors `json:"errors,omitempty"`
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
+var writeJSON = httpapi.WriteJSON
 
 func writeError(w http.ResponseWriter, code int, field, msg string) {
-	writeJSON(w, code, apiError{Code: code, Field: field, Message: msg})
+	httpapi.WriteError(w, httpapi.Error{Code: code, Field: field, Message: msg})
 }
 
 func badParam(w http.ResponseWriter, field string, msg string) {
@@ -335,7 +331,7 @@ func (a *API) importHandler(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusUnsupportedMediaType, "", err.Error())
 		case errors.As(err, &es):
 			a.s.m.imports.WithLabelValues(resultFailure).Inc()
-			writeJSON(w, http.StatusBadRequest, apiError{Code: http.StatusBadRequest, Message: importMessage(es), Errors: es})
+			writeJSON(w, http.StatusBadRequest, apiError{Error: httpapi.Error{Code: http.StatusBadRequest, Message: importMessage(es)}, Errors: es})
 		default:
 			a.s.m.imports.WithLabelValues(resultFailure).Inc()
 			writeError(w, http.StatusBadRequest, "", err.Error())
@@ -344,7 +340,7 @@ func (a *API) importHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := a.s.Import(ds, mode)
 	if es, ok := AsErrors(err); ok {
-		writeJSON(w, http.StatusBadRequest, apiError{Code: http.StatusBadRequest, Message: importMessage(es), Errors: es})
+		writeJSON(w, http.StatusBadRequest, apiError{Error: httpapi.Error{Code: http.StatusBadRequest, Message: importMessage(es)}, Errors: es})
 		return
 	} else if err != nil {
 		writeError(w, http.StatusInternalServerError, "", err.Error())
