@@ -70,6 +70,51 @@ type incState struct {
 	heldSince, heldTotal int64
 }
 
+// indexAt is how many alerts or CIs an incident holds before it indexes
+// them in a map: most incidents are small, and a map costs hundreds of
+// bytes even when nearly empty.
+const indexAt = 32
+
+// isMember reports whether the alert is (or was) one of the incident's.
+func (is *incState) isMember(fp model.Fingerprint) bool {
+	if is.members != nil {
+		_, ok := is.members[fp]
+		if !ok {
+			is.members[fp] = struct{}{}
+		}
+		return ok
+	}
+	if slices.Contains(is.row.Alerts, fp) {
+		return true
+	}
+	if len(is.row.Alerts) >= indexAt {
+		is.members = make(map[model.Fingerprint]struct{}, 2*len(is.row.Alerts))
+		for _, f := range is.row.Alerts {
+			is.members[f] = struct{}{}
+		}
+		is.members[fp] = struct{}{}
+	}
+	return false
+}
+
+// hasCI reports whether the incident touches the CI.
+func (is *incState) hasCI(ci string) bool {
+	if is.cis != nil {
+		_, ok := is.cis[ci]
+		return ok
+	}
+	if slices.Contains(is.row.CIs, ci) {
+		return true
+	}
+	if len(is.row.CIs) >= indexAt {
+		is.cis = make(map[string]struct{}, 2*len(is.row.CIs))
+		for _, c := range is.row.CIs {
+			is.cis[c] = struct{}{}
+		}
+	}
+	return false
+}
+
 func (is *incState) key() string { return groupID(is.rule, is.row.GroupKey) }
 
 func groupID(r *rules.CorrelationRule, key string) string { return r.Name + "\xff" + key }
@@ -197,7 +242,7 @@ func (s *state) openIncident(rule *rules.CorrelationRule, key string, a *Alert, 
 		Version:     1,
 	}
 	inc.SupportGroup = rule.SupportGroup
-	is := &incState{row: inc, rule: rule, firstEvent: evt, lastEvent: evt, cis: map[string]struct{}{}, members: map[model.Fingerprint]struct{}{}, touched: s.applyNo}
+	is := &incState{row: inc, rule: rule, firstEvent: evt, lastEvent: evt, touched: s.applyNo}
 	inc.Log(incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryOpened, Text: "opened by rule " + rule.Name})
 	s.incidents[inc.Seq] = is
 	s.groups[is.key()] = is
@@ -226,8 +271,7 @@ func (s *state) join(is *incState, e *entry, a *Alert, evt, recv int64, set *Set
 	if !inc.State.Open() {
 		s.reopen(is, "alert "+a.Fingerprint.String()+" fired again", recv)
 	}
-	_, member := is.members[a.Fingerprint]
-	is.members[a.Fingerprint] = struct{}{}
+	member := is.isMember(a.Fingerprint)
 	e.inc = is
 	a.IncidentSeq = inc.Seq
 	if !member {
@@ -244,7 +288,7 @@ func (s *state) join(is *incState, e *entry, a *Alert, evt, recv int64, set *Set
 		is.due = 0 // a pending auto-resolve is off
 	}
 	if a.CI != "" {
-		if _, known := is.cis[a.CI]; !known {
+		if !is.hasCI(a.CI) {
 			s.addCI(is, inc, a.CI, now)
 			inc.ProbableChanges = s.probableChanges(inc, set)
 		}
@@ -257,11 +301,13 @@ func (s *state) join(is *incState, e *entry, a *Alert, evt, recv int64, set *Set
 }
 
 func (s *state) addCI(is *incState, inc *incident.Incident, ci string, now time.Time) {
-	if _, ok := is.cis[ci]; ok {
+	if is.hasCI(ci) {
 		return
 	}
-	is.cis[ci] = struct{}{}
 	inc.CIs = append(inc.CIs, ci)
+	if is.cis != nil {
+		is.cis[ci] = struct{}{}
+	}
 	s.ciInc[ci] = is
 	info, _ := s.topo.CI(ci)
 	if info.Criticality > 0 && (is.bestCriticality == 0 || info.Criticality < is.bestCriticality) {
@@ -308,7 +354,7 @@ func (s *state) remarkSymptoms(tx *lazyTxn, b *Batch) {
 		if slices.Contains(s.recaused[:i], is) {
 			continue
 		}
-		for fp := range is.members {
+		for _, fp := range is.row.Alerts {
 			e := s.alerts[fp]
 			if e == nil || e.inc != is || e.row.Suppressed != "" {
 				continue
@@ -433,7 +479,7 @@ func (s *state) closed(is *incState, at int64, set *Settings) {
 	if s.groups[is.key()] == is {
 		delete(s.groups, is.key())
 	}
-	for ci := range is.cis {
+	for _, ci := range is.row.CIs {
 		if s.ciInc[ci] == is {
 			delete(s.ciInc, ci)
 		}
