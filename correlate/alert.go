@@ -166,6 +166,8 @@ func schema() *memdb.DBSchema {
 		},
 		incident.Table: incident.TableSchema(),
 		tableSilences:  silenceTable(),
+		// notifylog.go
+		tableNotifications: notificationsTable(),
 	}}
 }
 

@@ -98,6 +98,9 @@ type item struct {
 	// silence, when set, creates or expires a silence.
 	silence *silenceOp
 	reply   chan commandResult
+
+	// notify, when set, records in or prunes the notification log.
+	notify *notifyOp
 }
 
 type commandResult struct {
@@ -294,7 +297,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				flush()
 				continue
 			}
-			if it.action != nil || it.silence != nil {
+			if it.action != nil || it.silence != nil || it.notify != nil {
 				flush()
 				e.applyCommand(it)
 				continue
@@ -359,6 +362,8 @@ func (e *Engine) applyCommand(it item) {
 	)
 	if it.action != nil {
 		v, b, err = e.st.act(e.now(), it.action, e.settings.Load())
+	} else if it.notify != nil {
+		v, b, err = e.st.applyNotify(e.now(), it.notify, e.settings.Load())
 	} else {
 		b = &Batch{Now: e.now()}
 		v, err = e.st.applySilence(it.silence, b.Now, e.settings.Load())

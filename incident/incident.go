@@ -104,6 +104,11 @@ type Incident struct {
 	// reopen goes back to in_progress then, else to new.
 	Acknowledged bool
 
+	// Tickets are the ids the ticketing platforms gave the incident, by
+	// notify receiver ("itsm/servicenow"). Versions share the map: set
+	// it on a copy (maps.Clone), never in place.
+	Tickets map[string]string
+
 	Timeline []Entry
 	Version  uint64
 }

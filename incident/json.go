@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"maps"
 	"time"
 )
 
@@ -30,6 +31,9 @@ type JSON struct {
 	// AlertDetails are the alerts' own representations (the detail
 	// endpoint fills them from the alerts table).
 	AlertDetails []any `json:"alert_details,omitempty"`
+	// Tickets are the incident's tickets in ITSM platforms, by notify
+	// receiver (the notification log stores them).
+	Tickets map[string]string `json:"tickets,omitempty"`
 }
 
 // ToJSON returns the API representation of inc, with its timeline if
@@ -55,6 +59,7 @@ func (inc *Incident) ToJSON(timeline bool) JSON {
 		ResolvedAt:     optTime(inc.ResolvedAt),
 		ClosedAt:       optTime(inc.ClosedAt),
 		Version:        inc.Version,
+		Tickets:        maps.Clone(inc.Tickets),
 	}
 	for i, fp := range inc.Alerts {
 		j.Alerts[i] = fp.String()
