@@ -25,6 +25,9 @@ type Config struct {
 	CMDB      CMDBConfig      `yaml:"cmdb"`
 	// History is off unless history.clickhouse.addresses is set.
 	History HistoryConfig `yaml:"history"`
+	// Notify routes incident events to receivers (config/notify.go); off
+	// without notify.route.
+	Notify NotifyConfig `yaml:"notify"`
 
 	// original bytes, for the config hash metric.
 	raw []byte
@@ -122,6 +125,7 @@ func Default() *Config {
 		},
 		Output:  OutputConfig{Kafka: defaultKafkaOutput()},
 		History: defaultHistory(),
+		Notify:  defaultNotify(),
 	}
 }
 
@@ -147,6 +151,7 @@ func Load(path string) (*Config, error) {
 		}
 	}
 	c.History.resolvePaths(filepath.Dir(path))
+	c.resolveNotifyPaths(filepath.Dir(path))
 	return c, nil
 }
 
@@ -160,6 +165,7 @@ func Parse(b []byte) (*Config, error) {
 		return nil, err
 	}
 	c.kafkaDefaults()
+	c.notifyDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -202,6 +208,7 @@ func (c *Config) Validate() error {
 		check(f != "", fmt.Sprintf("cmdb.files[%d]", i), "must not be empty")
 	}
 	errs = append(errs, c.History.validate()...)
+	c.Notify.validate(check)
 	return errors.Join(errs...)
 }
 
