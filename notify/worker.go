@@ -117,8 +117,14 @@ func (w *worker) deliver(ctx context.Context, d delivery) {
 		}
 		actx, cancel := context.WithTimeout(ctx, w.r.Timeout)
 		start := w.n.opts.Now()
-		ticket, err = w.in.Notify(actx, m)
+		var t string
+		t, err = w.in.Notify(actx, m)
 		cancel()
+		if t != "" {
+			// Kept even when the attempt failed after filing it: a
+			// retry updates that ticket rather than file another.
+			ticket, m.Ticket, w.tickets[seq] = t, t, t
+		}
 		w.n.m.latency.WithLabelValues(w.r.Name, w.in.Type).Observe(w.n.opts.Now().Sub(start).Seconds())
 		if err == nil || !Retryable(err) || n >= w.r.MaxAttempts || ctx.Err() != nil {
 			break
@@ -133,11 +139,8 @@ func (w *worker) deliver(ctx context.Context, d delivery) {
 	if err != nil {
 		w.n.logger.Warn("notification failed", "integration", w.name, "incident", d.key.Incident, "event", d.key.Event, "attempts", n, "err", err)
 		w.count(m.Event, ResultFailed)
-		w.record(ctx, d, correlate.NotificationFailed, "", n, err)
+		w.record(ctx, d, correlate.NotificationFailed, ticket, n, err)
 		return
-	}
-	if ticket != "" {
-		w.tickets[seq] = ticket
 	}
 	if m.Event == EventClosed {
 		delete(w.tickets, seq)
