@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -132,4 +133,9 @@ func stripURL(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// BasicAuth is the Authorization header of HTTP basic authentication.
+func BasicAuth(user, password string) http.Header {
+	return http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))}}
 }
