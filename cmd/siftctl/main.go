@@ -49,6 +49,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	replayCmd.Flag("out", "Output file; - for standard output.").Default("-").StringVar(&ro.out)
 	replayCmd.Flag("cpuprofile", "Write a CPU profile of the replay to this file.").StringVar(&ro.cpuProfile)
 
+	var routes routesOptions
+	routesShowCmd, routesTestCmd := routesCommands(a, &routes)
+
 	if len(args) == 0 {
 		a.Usage(nil)
 		return 2
@@ -72,6 +75,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkCMDB(*cmdbFiles, stdout, stderr)
 	case replayCmd.FullCommand():
 		return replay(ro, stdout, stderr)
+	case routesShowCmd:
+		return routesShow(routes, stdout, stderr)
+	case routesTestCmd:
+		return routesTest(routes, stdout, stderr)
 	}
 	return 0
 }
