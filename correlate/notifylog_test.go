@@ -83,7 +83,9 @@ func TestRecordNotification(t *testing.T) {
 	require.Len(t, NotificationsOf(e.DB().Txn(false), "INC0000001"), 4)
 	require.Empty(t, NotificationsOf(e.DB().Txn(false), "INC0000002"))
 
-	// The sinks saw one incident update per recorded notification.
+	// The sinks saw one incident update per recorded notification (the
+	// reply comes before the sinks: flush to wait for them).
+	require.NoError(t, e.Flush(ctx))
 	var updates int
 	for _, b := range rec.snapshot() {
 		for _, c := range b.Changes {
