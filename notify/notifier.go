@@ -386,12 +386,11 @@ func (n *Notifier) tick() {
 		openBefore := evs[0].occ.Event == EventResolved
 		last := evs[len(evs)-1]
 		openAfter := last.occ.Event == EventReopened
+		alerts := n.opts.Alerts(last.inc)
 		for i, h := range evs {
-			if i == len(evs)-1 && openBefore != openAfter {
-				n.route(h.inc, h.occ, n.opts.Alerts(h.inc), false)
-				continue
-			}
-			n.route(h.inc, h.occ, nil, true)
+			// The last event goes out if it changed the state the hold
+			// began with; the rest are recorded as held, routed alike.
+			n.route(h.inc, h.occ, alerts, i < len(evs)-1 || openBefore == openAfter)
 		}
 	}
 	for k, r := range n.repeats {

@@ -89,3 +89,16 @@ func TestRoutesTest(t *testing.T) {
   route.routes[3] receiver=chat
 `, out.String())
 }
+
+func TestCheckConfigParsesNotifyTemplates(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "siftd.yml")
+	require.NoError(t, os.WriteFile(cfg, []byte("notify:\n  templates: [t/*.tmpl]\n  route: {receiver: a}\n  receivers: [{name: a}]\n"), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "t"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "t", "x.tmpl"), []byte(`{{ define "x" }}{{ .Incident.ID }}{{ end }}`), 0o644))
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run([]string{"check", "config", cfg}, &out, &errOut), errOut.String())
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "t", "x.tmpl"), []byte(`{{ define "x" }}{{ .Incident.ID }}`), 0o644))
+	require.Equal(t, 1, run([]string{"check", "config", cfg}, &out, &errOut))
+	require.Contains(t, errOut.String(), "notify.templates")
+}
