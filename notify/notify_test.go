@@ -742,3 +742,50 @@ func TestSetPlanChecksReceivers(t *testing.T) {
 	h.n.Consume(batch(t0, newIncident(1)))
 	require.Equal(t, "pager", h.expect(t, 1)[0].receiver)
 }
+
+func TestRateLimitSpacesRequests(t *testing.T) {
+	const yml = `
+notify:
+  route: {receiver: chat}
+  receivers: [{name: chat, rate_limit: {per_second: 2, burst: 1}}]
+`
+	var mu sync.Mutex
+	var sleeps []time.Duration
+	h := &harness{}
+	h = startHarness(t, yml, Options{Sleep: func(ctx context.Context, d time.Duration) error {
+		mu.Lock()
+		sleeps = append(sleeps, d)
+		mu.Unlock()
+		h.clock.set(h.clock.Now().Add(d))
+		return nil
+	}}, nil)
+	h.n.Consume(batch(t0, newIncident(1), newIncident(2), newIncident(3)))
+	h.expect(t, 3)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []time.Duration{500 * time.Millisecond, 500 * time.Millisecond}, sleeps, "one request at once, then one each half second")
+}
+
+// BenchmarkConsume is the cost on the engine's goroutine: a batch of 100
+// new incidents (each an opened event to derive and queue).
+func BenchmarkConsume(b *testing.B) {
+	tm, err := NewTemplate(nil, "")
+	require.NoError(b, err)
+	route, err := NewRoute(&config.NotifyRoute{Receiver: "x"})
+	require.NoError(b, err)
+	n, err := New(Options{Plan: Plan{Route: route, Template: tm}, Log: newMemLog(), Receivers: []Receiver{{Name: "x"}}, QueueCapacity: 1 << 20})
+	require.NoError(b, err)
+	incs := make([]*incident.Incident, 100)
+	for i := range incs {
+		incs[i] = newIncident(uint64(i + 1))
+	}
+	bt := batch(t0, incs...)
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(n.cursors)
+		n.Consume(bt)
+		for len(n.queue) > 0 {
+			<-n.queue
+		}
+	}
+}
