@@ -29,6 +29,9 @@ type Config struct {
 	CMDB     CMDBConfig     `yaml:"cmdb"`
 	// History is off unless history.clickhouse.addresses is set.
 	History HistoryConfig `yaml:"history"`
+	// Notify routes incident events to receivers (config/notify.go); off
+	// without notify.route.
+	Notify NotifyConfig `yaml:"notify"`
 
 	// original bytes, for the config hash metric.
 	raw []byte
@@ -158,6 +161,7 @@ func Default() *Config {
 		}},
 		Output:  OutputConfig{Kafka: defaultKafkaOutput()},
 		History: defaultHistory(),
+		Notify:  defaultNotify(),
 	}
 }
 
@@ -183,6 +187,7 @@ func Load(path string) (*Config, error) {
 		}
 	}
 	c.History.resolvePaths(filepath.Dir(path))
+	c.resolveNotifyPaths(filepath.Dir(path))
 	return c, nil
 }
 
@@ -196,6 +201,7 @@ func Parse(b []byte) (*Config, error) {
 		return nil, err
 	}
 	c.kafkaDefaults()
+	c.notifyDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -247,6 +253,7 @@ func (c *Config) Validate() error {
 		check(f != "", fmt.Sprintf("cmdb.files[%d]", i), "must not be empty")
 	}
 	errs = append(errs, c.History.validate()...)
+	c.Notify.validate(check)
 	return errors.Join(errs...)
 }
 

@@ -168,6 +168,8 @@ func schema() *memdb.DBSchema {
 		tableSilences:         silenceTable(),
 		tableChanges:          changeTable(),
 		incident.ProblemTable: incident.ProblemTableSchema(),
+		// notifylog.go
+		tableNotifications: notificationsTable(),
 	}}
 }
 

@@ -102,6 +102,9 @@ type item struct {
 	// changes, when set, are change events to keep.
 	changes []ChangeEvent
 	reply   chan commandResult
+
+	// notify, when set, records in or prunes the notification log.
+	notify *notifyOp
 }
 
 type commandResult struct {
@@ -298,7 +301,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				flush()
 				continue
 			}
-			if it.action != nil || it.silence != nil || it.problem != nil || it.changes != nil {
+			if it.action != nil || it.silence != nil || it.problem != nil || it.changes != nil || it.notify != nil {
 				flush()
 				e.applyCommand(it)
 				continue
@@ -369,6 +372,8 @@ func (e *Engine) applyCommand(it item) {
 	case it.changes != nil:
 		b = e.st.applyChanges(e.now(), it.changes, e.settings.Load())
 		v = len(it.changes)
+	case it.notify != nil:
+		v, b, err = e.st.applyNotify(e.now(), it.notify, e.settings.Load())
 	default:
 		b = &Batch{Now: e.now()}
 		v, err = e.st.applySilence(it.silence, b.Now, e.settings.Load())

@@ -117,6 +117,10 @@ type Incident struct {
 	// ProbableChanges are the changes on its CIs (or what they depend
 	// on) shortly before it opened, most likely first.
 	ProbableChanges []ProbableChange
+	// Tickets are the ids the ticketing platforms gave the incident, by
+	// notify receiver ("itsm/servicenow"). Versions share the map: set
+	// it on a copy (maps.Clone), never in place.
+	Tickets map[string]string
 
 	Timeline []Entry
 	Version  uint64

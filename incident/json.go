@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"maps"
 	"time"
 )
 
@@ -36,6 +37,9 @@ type JSON struct {
 	// AlertDetails are the alerts' own representations (the detail
 	// endpoint fills them from the alerts table).
 	AlertDetails []any `json:"alert_details,omitempty"`
+	// Tickets are the incident's tickets in ITSM platforms, by notify
+	// receiver (the notification log stores them).
+	Tickets map[string]string `json:"tickets,omitempty"`
 }
 
 // SLAJSON is the API representation of the SLA clocks.
@@ -79,6 +83,7 @@ func (inc *Incident) ToJSON(timeline bool) JSON {
 			RespondBreached: inc.SLA.RespondBreached,
 			ResolveBreached: inc.SLA.ResolveBreached,
 		},
+		Tickets: maps.Clone(inc.Tickets),
 	}
 	for i, fp := range inc.Alerts {
 		j.Alerts[i] = fp.String()

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/common/version"
 
 	"github.com/sift-itsm/sift/config"
+	"github.com/sift-itsm/sift/internal/app"
 	"github.com/sift-itsm/sift/rules"
 )
 
@@ -74,6 +75,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	chgCmd := a.Command("changes", "Change events of a running siftd.")
 	cl.flags(chgCmd)
 	chgList := chgCmd.Command("list", "List the change events within the lookback.")
+	var routes routesOptions
+	routesShowCmd, routesTestCmd := routesCommands(a, &routes)
 
 	if len(args) == 0 {
 		a.Usage(nil)
@@ -121,6 +124,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "siftctl:", err)
 			return 1
 		}
+	case routesShowCmd:
+		return routesShow(routes, stdout, stderr)
+	case routesTestCmd:
+		return routesTest(routes, stdout, stderr)
 	}
 	return 0
 }
@@ -130,7 +137,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 func checkConfigs(files []string, stdout, stderr io.Writer) int {
 	code := 0
 	for _, f := range files {
-		if _, err := config.Load(f); err != nil {
+		c, err := config.Load(f)
+		if err == nil && c.Notify.Enabled() {
+			// The notify templates are files of their own: parse them.
+			if _, perr := app.NotifyPlan(&c.Notify); perr != nil {
+				err = fmt.Errorf("config file %q: %w", f, perr)
+			}
+		}
+		if err != nil {
 			fmt.Fprintf(stderr, "FAILED: %v\n", err)
 			code = 1
 			continue

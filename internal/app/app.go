@@ -30,6 +30,7 @@ import (
 	"github.com/sift-itsm/sift/ingest"
 	ingestkafka "github.com/sift-itsm/sift/ingest/kafka"
 	"github.com/sift-itsm/sift/internal/httpapi"
+	"github.com/sift-itsm/sift/notify"
 	"github.com/sift-itsm/sift/rules"
 )
 
@@ -90,6 +91,7 @@ type App struct {
 	kafka    *kafkaParts
 	cmdb     *cmdb.Store
 	history  *historySink // nil when history is off
+	notify   *notifyParts // nil when notify is off
 	handler  http.Handler
 
 	cfgMu sync.Mutex // serialises reloads
@@ -165,6 +167,9 @@ func New(o Options) (*App, error) {
 	}
 	if a.history != nil {
 		a.engine.Subscribe(a.history.writer)
+	}
+	if a.notify, err = newNotify(cfg, &o, reg, a.engine); err != nil {
+		return nil, err
 	}
 	a.receiver = ingest.NewReceiver(ingest.ReceiverOptions{
 		Submitter:   a.engine,
@@ -295,7 +300,16 @@ func (a *App) Reload() error {
 		return err
 	}
 	// What can fail goes first, and a failed reload changes nothing: the
-	// rules, then the CMDB, which puts the old rules back if it fails.
+	// notify routes and templates (built, not yet applied), the rules,
+	// then the CMDB, which puts the old rules back if it fails.
+	var notifyPlan notify.Plan
+	if cfg.Notify.Enabled() {
+		if notifyPlan, err = NotifyPlan(&cfg.Notify); err != nil {
+			a.reloadOK.Set(0)
+			a.logger.Error("config reload failed; keeping the previous config", "err", err)
+			return err
+		}
+	}
 	oldRules := a.rules.Load()
 	if _, err := a.rules.Reload(cfg.Rules.Files...); err != nil {
 		a.reloadOK.Set(0)
@@ -313,6 +327,7 @@ func (a *App) Reload() error {
 	}
 	a.engine.SetSettings(EngineSettings(cfg))
 	a.kafka.warnReload(cfg)
+	a.notify.reload(a.logger.With("component", "notify"), cfg, notifyPlan)
 	if !reflect.DeepEqual(cfg.History, a.cfg.Load().History) {
 		a.logger.Warn("history settings change only at restart")
 	}
@@ -344,6 +359,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	engineErr := make(chan error, 1)
 	go func() { engineErr <- a.engine.Run(context.WithoutCancel(ctx)) }()
 	a.history.start()
+	a.notify.start()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	a.kafka.start()
@@ -367,7 +383,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	// queued). Then the engine is closed and drains its queue into the
 	// state and the sinks. Then history sends what it holds or spools it
 	// to disk (bounded by its flush timeout) and closes its connections.
-	// Sinks added later (notify) stop after history.
+	// Notify delivers what it holds last: it needs neither intake nor the
+	// engine (whose final batches are queued by then), and people hear of
+	// the final changes.
 	a.ready.Store(false)
 	a.logger.Info("shutting down: stopping intake")
 	sctx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
@@ -392,6 +410,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		n := a.engine.QueueLength()
 		a.logger.Error("engine did not drain in time; queued events are lost", "events", n)
 		a.stopHistory()
+		a.notify.stop(sctx)
 		return errors.Join(runErr, fmt.Errorf("shutdown: engine did not drain in %s, %d events lost", a.opts.ShutdownTimeout, n))
 	}
 	// Kafka output last: the engine's final batches are queued by now.
@@ -399,6 +418,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		a.logger.Warn("kafka output did not close cleanly", "err", err)
 	}
 	a.stopHistory()
+	a.notify.stop(sctx)
 	a.logger.Info("shutdown complete")
 	return runErr
 }

@@ -1,0 +1,131 @@
+package notify
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/sift-itsm/sift/incident"
+)
+
+// Event is what happened to an incident that people or platforms hear
+// about.
+type Event uint8
+
+// The events. Add new ones at the end: the names, not the numbers, are
+// what the notification log and the config use.
+const (
+	EventOpened Event = iota + 1
+	EventPriorityChanged
+	EventAcknowledged
+	EventResolved
+	EventReopened
+	EventClosed
+	// EventRepeat repeats the notification of an incident that stays new
+	// (unacknowledged), every repeat_interval of its route.
+	EventRepeat
+	// EventSLABreached and EventProblemOpened are routed and templated
+	// like the others; the engine makes them with SLAs and problems.
+	EventSLABreached
+	EventProblemOpened
+)
+
+var eventNames = [...]string{"", "opened", "priority_changed", "acknowledged", "resolved", "reopened", "closed", "repeat", "sla_breached", "problem_opened"}
+
+func (e Event) String() string {
+	if int(e) < len(eventNames) && e != 0 {
+		return eventNames[e]
+	}
+	return fmt.Sprintf("Event(%d)", e)
+}
+
+// ParseEvent parses an event name.
+func ParseEvent(s string) (Event, error) {
+	for i, n := range eventNames {
+		if n == s && i > 0 {
+			return Event(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown event %q: want one of %v", s, eventNames[1:])
+}
+
+// Events lists every event, in order.
+func Events() []Event {
+	out := make([]Event, 0, len(eventNames)-1)
+	for i := 1; i < len(eventNames); i++ {
+		out = append(out, Event(i))
+	}
+	return out
+}
+
+// Occurrence is one event of one incident. Occurrence numbers the event
+// by the timeline entry it comes from (index + 1), so it is the same
+// however the versions that carry it are batched or processed again.
+type Occurrence struct {
+	Event      Event
+	Occurrence uint64
+	At         time.Time
+	// Actor and Text are the timeline entry's.
+	Actor string
+	Text  string
+	// From and To are the old and new priority or state.
+	From, To string
+}
+
+// entryEvent says which event a timeline entry is, if any.
+func entryEvent(e *incident.Entry) (Event, bool) {
+	switch e.Kind {
+	case incident.EntryOpened:
+		return EventOpened, true
+	case incident.EntryPriority:
+		return EventPriorityChanged, true
+	case incident.EntryState:
+		switch {
+		case e.From == incident.StateResolved.String() && (e.To == incident.StateNew.String() || e.To == incident.StateInProgress.String()):
+			return EventReopened, true
+		case e.To == incident.StateAcknowledged.String():
+			return EventAcknowledged, true
+		case e.To == incident.StateResolved.String():
+			return EventResolved, true
+		case e.To == incident.StateClosed.String():
+			return EventClosed, true
+		}
+	}
+	// SLA breaches and problems map here once the engine records them
+	// as timeline entries.
+	return 0, false
+}
+
+// Derive returns the events in inc's timeline from entry from on, in
+// order. Priority changes collapse into the last one, and into opened
+// when the incident opened in the same stretch: the notification shows
+// the priority in force.
+func Derive(inc *incident.Incident, from int) []Occurrence {
+	if from < 0 {
+		from = 0
+	}
+	var out []Occurrence
+	opened, lastPrio := false, -1
+	for i := from; i < len(inc.Timeline); i++ {
+		e := &inc.Timeline[i]
+		ev, ok := entryEvent(e)
+		if !ok {
+			continue
+		}
+		o := Occurrence{Event: ev, Occurrence: uint64(i + 1), At: e.At, Actor: e.Actor, Text: e.Text, From: e.From, To: e.To}
+		switch ev {
+		case EventOpened:
+			opened = true
+		case EventPriorityChanged:
+			if opened {
+				continue
+			}
+			if lastPrio >= 0 {
+				o.From = out[lastPrio].From
+				out = append(out[:lastPrio], out[lastPrio+1:]...)
+			}
+			lastPrio = len(out)
+		}
+		out = append(out, o)
+	}
+	return out
+}
