@@ -50,7 +50,7 @@ func (s *state) recur(is *incState, sig string, at int64, set *Settings) {
 	}
 	h.occ = h.occ[cut:]
 	if p := h.problem; p != nil && p.row.State.Open() {
-		s.link(p, is, at)
+		s.link(p, is, at, false)
 		return
 	}
 	if len(h.occ) < set.RecurrenceCount {
@@ -59,7 +59,9 @@ func (s *state) recur(is *incState, sig string, at int64, set *Settings) {
 	p := s.openProblem(sig, is, at)
 	h.problem = p
 	for _, o := range h.occ {
-		s.link(p, o.inc, at)
+		// The incident that made the pattern says the problem opened
+		// (notifications route on it); the others that it recurs.
+		s.link(p, o.inc, at, o.inc == is)
 	}
 }
 
@@ -91,19 +93,19 @@ func (s *state) mutProblem(p *probState, at int64) *incident.Problem {
 
 // link adds an incident to a problem (and the problem to the incident);
 // a known error's workaround goes on the incident.
-func (s *state) link(p *probState, is *incState, at int64) {
+func (s *state) link(p *probState, is *incState, at int64, opened bool) {
 	if is.row.ProblemID == p.row.ID() {
 		return
 	}
 	pr := s.mutProblem(p, at)
 	pr.IncidentIDs = append(pr.IncidentIDs, is.row.ID())
 	pr.Occurrences++
-	opened := is.row.OpenedAt
-	if pr.FirstOccurrence.IsZero() || opened.Before(pr.FirstOccurrence) {
-		pr.FirstOccurrence = opened
+	openedAt := is.row.OpenedAt
+	if pr.FirstOccurrence.IsZero() || openedAt.Before(pr.FirstOccurrence) {
+		pr.FirstOccurrence = openedAt
 	}
-	if opened.After(pr.LastOccurrence) {
-		pr.LastOccurrence = opened
+	if openedAt.After(pr.LastOccurrence) {
+		pr.LastOccurrence = openedAt
 	}
 	for _, ci := range is.row.CIs {
 		if _, ok := p.cis[ci]; !ok {
@@ -117,7 +119,11 @@ func (s *state) link(p *probState, is *incState, at int64) {
 	inc := s.mut(is, at)
 	now := fromUnixNano(at)
 	inc.ProblemID = pr.ID()
-	inc.Log(incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryProblem, To: pr.ID(), Text: "recurs under problem " + pr.ID()})
+	entry := incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryProblem, To: pr.ID(), Text: "recurs under problem " + pr.ID()}
+	if opened {
+		entry.From, entry.Text = incident.ProblemOpenedMark, "opened problem "+pr.ID()+": "+pr.Signature
+	}
+	inc.Log(entry)
 	if pr.State == incident.ProblemKnownError && pr.Workaround != "" && inc.Workaround == "" {
 		inc.Workaround = workaroundText(pr)
 		inc.Log(incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryWorkaround, Text: inc.Workaround})
@@ -222,7 +228,7 @@ func (s *state) changeProblem(u *incident.ProblemUpdate, at int64) (*incident.Pr
 				s.unlink(s.problems[oseq], linkTo, at)
 			}
 		}
-		s.link(p, linkTo, at)
+		s.link(p, linkTo, at, false)
 	}
 	if unlinkFrom != nil {
 		s.unlink(p, unlinkFrom, at)

@@ -50,8 +50,20 @@ func TestThreeDailyRecurrencesOpenOneProblem(t *testing.T) {
 	require.Equal(t, `default/{alertname="BackupSlow", service="backup"}`, p.Signature)
 	require.Equal(t, t0, p.FirstOccurrence)
 	require.Equal(t, t0.Add(48*time.Hour), p.LastOccurrence)
-	for _, inc := range incidents(t, s) {
+	for i, inc := range incidents(t, s) {
 		require.Equal(t, "PRB0000001", inc.ProblemID, inc.ID())
+		var marks []string
+		for _, e := range inc.Timeline {
+			if e.Kind == incident.EntryProblem {
+				marks = append(marks, e.From)
+			}
+		}
+		// The third incident opened the problem: notifications route on it.
+		want := ""
+		if i == 2 {
+			want = incident.ProblemOpenedMark
+		}
+		require.Equal(t, []string{want}, marks, inc.ID())
 	}
 
 	daily(s, &set, 3)

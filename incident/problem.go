@@ -8,6 +8,10 @@ import (
 	"github.com/hashicorp/go-memdb"
 )
 
+// ProblemOpenedMark is the From of the problem timeline entry of the
+// incident whose recurrence opened the problem.
+const ProblemOpenedMark = "opened"
+
 // ProblemState is a problem's place in its lifecycle (ITSM.md).
 type ProblemState uint8
 

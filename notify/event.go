@@ -89,9 +89,13 @@ func entryEvent(e *incident.Entry) (Event, bool) {
 		case e.To == incident.StateClosed.String():
 			return EventClosed, true
 		}
+	case incident.EntrySLABreach:
+		return EventSLABreached, true
+	case incident.EntryProblem:
+		if e.From == incident.ProblemOpenedMark {
+			return EventProblemOpened, true
+		}
 	}
-	// SLA breaches and problems map here once the engine records them
-	// as timeline entries.
 	return 0, false
 }
 

@@ -104,6 +104,14 @@ func TestDerive(t *testing.T) {
 	f(v3, 3, "priority_changed#5 P1>P3", "acknowledged#6 new>acknowledged", "resolved#9 in_progress>resolved",
 		"reopened#10 resolved>in_progress", "resolved#11 in_progress>resolved", "closed#12 resolved>closed")
 	f(v3, len(v3.Timeline))
+
+	// The engine's SLA breaches and the problem an incident's recurrence
+	// opened are events; a plain link to a problem is not.
+	v4 := next(v3, t0.Add(3*time.Minute),
+		incident.Entry{Kind: incident.EntrySLABreach, To: incident.BreachRespond},
+		incident.Entry{Kind: incident.EntryProblem, To: "PRB0000001", Text: "recurs under problem PRB0000001"},
+		incident.Entry{Kind: incident.EntryProblem, From: incident.ProblemOpenedMark, To: "PRB0000002"})
+	f(v4, len(v3.Timeline), "sla_breached#14 >respond", "problem_opened#16 opened>PRB0000002")
 }
 
 func TestEvents(t *testing.T) {
