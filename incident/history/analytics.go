@@ -195,16 +195,18 @@ func (s *Store) Recurring(ctx context.Context, q RecurringQuery) (Recurring, err
 	}
 	cond, args := q.cond("opened_at", "opened_ns")
 	evSQL, evArgs := s.incidentEvents(q.Range)
-	sql := `SELECT dk.1 AS dim, dk.2 AS key, count() AS incidents, sum(ev) AS events, any(rule), any(group_key),
-	min(opened_ns), max(opened_ns), argMax(id, opened_ns)
+	// Aliases must not be column names: ClickHouse's aliases are global
+	// to the query, and WHERE would read the aggregate.
+	sql := `SELECT dk.1 AS dim, dk.2 AS key, count() AS incidents, sum(ev) AS events, any(rl), any(gk),
+	min(opened), max(opened), argMax(id, opened)
 FROM (
-	SELECT id, signature, rule, group_key, opened_ns, cis, services, ev FROM (
-		SELECT id, any(signature) AS signature, any(rule) AS rule, any(group_key) AS group_key, any(opened_ns) AS opened_ns,
-			groupUniqArrayArray(ci_ids) AS cis, groupUniqArrayArray(services) AS services
+	SELECT id, sig, rl, gk, opened, cis, svcs, ev FROM (
+		SELECT id, any(signature) AS sig, any(rule) AS rl, any(group_key) AS gk, any(opened_ns) AS opened,
+			groupUniqArrayArray(ci_ids) AS cis, groupUniqArrayArray(services) AS svcs
 		FROM ` + s.table(TableIncidents) + ` WHERE ` + cond + `
 		GROUP BY id
 	) ANY LEFT JOIN (` + evSQL + `) USING id
-) ARRAY JOIN arrayConcat([('', ''), ('signature', signature)], arrayMap(c -> ('ci', c), cis), arrayMap(v -> ('service', v), services)) AS dk
+) ARRAY JOIN arrayConcat([('', ''), ('signature', sig)], arrayMap(c -> ('ci', c), cis), arrayMap(v -> ('service', v), svcs)) AS dk
 GROUP BY dim, key
 ORDER BY dim, incidents DESC, events DESC, key
 LIMIT ` + strconv.Itoa(q.Limit) + ` BY dim`
@@ -279,14 +281,14 @@ func (s *Store) MTT(ctx context.Context, r Range) (MTT, error) {
 	sumIf(tta, tta >= 0), sumIf(ttr, ttr >= 0),
 	quantileExactIf(0.5)(tta, tta >= 0), quantileExactIf(0.5)(ttr, ttr >= 0)
 FROM (
-	SELECT id, argMax(priority, version) AS priority, argMax(support_group, version) AS support_group,
-		groupUniqArrayArray(services) AS services,
+	SELECT id, argMax(priority, version) AS prio, argMax(support_group, version) AS sg,
+		groupUniqArrayArray(services) AS svcs,
 		if(argMax(acknowledged_ns, version) > 0, argMax(acknowledged_ns, version) - any(opened_ns), -1) AS tta,
 		if(argMax(resolved_ns, version) > 0, argMax(resolved_ns, version) - any(opened_ns), -1) AS ttr
 	FROM ` + s.table(TableIncidents) + ` WHERE ` + cond + `
 	GROUP BY id
-) ARRAY JOIN arrayConcat([('', ''), ('priority', concat('P', toString(priority))), ('support_group', support_group)],
-	arrayMap(v -> ('service', v), services)) AS dk
+) ARRAY JOIN arrayConcat([('', ''), ('priority', concat('P', toString(prio))), ('support_group', sg)],
+	arrayMap(v -> ('service', v), svcs)) AS dk
 GROUP BY dim, key
 ORDER BY dim, key`
 	rows, err := s.conn.Query(ctx, sql, args...)

@@ -265,14 +265,7 @@ func (a *API) recurring(w http.ResponseWriter, r *http.Request) {
 	if q.Limit, ok = intParam(w, r, "limit", DefaultTopN, MaxTopN); !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), QueryTimeout)
-	defer cancel()
-	res, err := a.q.Recurring(ctx, q)
-	if err != nil {
-		a.queryFailed(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	a.answer(w, r, func(ctx context.Context) (any, error) { return a.q.Recurring(ctx, q) })
 }
 
 func (a *API) mtt(w http.ResponseWriter, r *http.Request) {
@@ -283,14 +276,7 @@ func (a *API) mtt(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), QueryTimeout)
-	defer cancel()
-	res, err := a.q.MTT(ctx, rg)
-	if err != nil {
-		a.queryFailed(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	a.answer(w, r, func(ctx context.Context) (any, error) { return a.q.MTT(ctx, rg) })
 }
 
 func (a *API) noise(w http.ResponseWriter, r *http.Request) {
@@ -308,9 +294,14 @@ func (a *API) noise(w http.ResponseWriter, r *http.Request) {
 	if q.MinChanges, ok = intParam(w, r, "min_changes", DefaultMinChanges, math.MaxInt32); !ok {
 		return
 	}
+	a.answer(w, r, func(ctx context.Context) (any, error) { return a.q.Noise(ctx, q) })
+}
+
+// answer runs a query bounded by QueryTimeout and writes its result.
+func (a *API) answer(w http.ResponseWriter, r *http.Request, query func(context.Context) (any, error)) {
 	ctx, cancel := context.WithTimeout(r.Context(), QueryTimeout)
 	defer cancel()
-	res, err := a.q.Noise(ctx, q)
+	res, err := query(ctx)
 	if err != nil {
 		a.queryFailed(w, err)
 		return

@@ -78,6 +78,7 @@ func (s *swappable) Consume(b *correlate.Batch) { s.w.Load().Consume(b) }
 // start).
 func TestIncidentVersionsAndTimeline(t *testing.T) {
 	s := testStore(t, clickhouseAddr(t), keepForever)
+	stopMerges(t, s)
 	ctx := context.Background()
 	var clock atomic.Int64
 	clock.Store(t0.UnixNano())
@@ -166,6 +167,7 @@ func TestIncidentVersionsAndTimeline(t *testing.T) {
 	// times); queries see each once.
 	require.Equal(t, uint64(len(want.Timeline)), count(t, s, "SELECT count() FROM {db}.incident_timeline FINAL"))
 	require.Greater(t, sentTimeline.Load(), int64(2*len(want.Timeline)))
+	require.Equal(t, uint64(sentTimeline.Load()), count(t, s, "SELECT count() FROM {db}.incident_timeline"), "no merge collapsed them")
 	require.Equal(t, uint64(1), count(t, s, "SELECT count() FROM {db}.incidents FINAL"))
 	require.Equal(t, int64(2*vs.n), sentIncidents.Load(), "every version, twice")
 
