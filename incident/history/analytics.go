@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -24,10 +25,12 @@ import (
 //   - what does change (priority, support group, acknowledged and
 //     resolved times) is read with argMax(column, version): the newest
 //     version, however many copies of each there are;
-//   - events are counted as distinct (run, seq, idx) in two steps:
-//     distinct idx per engine batch (run, seq), summed. A re-sent batch
-//     repeats its rows exactly, so this is exact, and it costs a third of
-//     what FINAL costs over millions of events on 18.16.
+//   - events are counted with count(), except in the engine batches
+//     (run, seq) that are there more than once (more rows than distinct
+//     idx: an insert retried after the server had stored it), where
+//     distinct (run, seq, idx) are counted. Finding those batches is one
+//     GROUP BY over the range; with the counts it costs about a third of
+//     FINAL over millions of events on 18.16 (see docs/benchmarks.md).
 
 // ErrNotFound is returned for an incident history has no rows of.
 var ErrNotFound = errors.New("not found in history")
@@ -175,15 +178,64 @@ type RecurringEntry struct {
 	LastIncident string    `json:"last_incident"`
 }
 
-// incidentEvents is a subquery of (id, ev): distinct events per incident
-// received in the range, without duplicates (see the top of the file).
-func (s *Store) incidentEvents(r Range) (string, []any) {
+// resentBatches returns the engine batches (run, seq) with events in the
+// range that are in the events table more than once. There are none
+// unless an insert was retried after the server had stored it, and their
+// rows collapse at the next merge.
+//
+// A batch's events go to the server in one INSERT, so each copy of a
+// batch holds every idx from 0 to its length less one: a batch is there
+// more than once exactly when it has more rows than max(idx) - min(idx)
+// + 1. That holds for batches wholly inside the rows looked at, which is
+// why the range is widened by an hour on each side: an engine batch's
+// events are received within milliseconds of each other, never an hour
+// apart. Cheaper than counting distinct idx by a factor of about three.
+func (s *Store) resentBatches(ctx context.Context, r Range) ([][2]uint64, error) {
+	from, to := dateTime(unixNano(r.From))-3600, dateTime(unixNano(r.To))+3600
+	rows, err := s.conn.Query(ctx, "SELECT run, seq FROM "+s.table(TableEvents)+
+		" WHERE received_at >= toDateTime(?) AND received_at <= toDateTime(?)"+
+		" GROUP BY run, seq HAVING count() > max(idx) - min(idx) + 1", max(from, 0), to)
+	if err != nil {
+		return nil, fmt.Errorf("looking for re-sent event batches: %w", err)
+	}
+	defer rows.Close()
+	var out [][2]uint64
+	for rows.Next() {
+		var b [2]uint64
+		if err := rows.Scan(&b[0], &b[1]); err != nil {
+			return nil, fmt.Errorf("looking for re-sent event batches: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// eventCounts is a subquery of (key, ev): the events received in the
+// range (and matching where) per value of the expression key, each
+// counted once. count() is exact outside the re-sent batches (from
+// resentBatches); inside them distinct (run, seq, idx) are counted.
+func (s *Store) eventCounts(r Range, resent [][2]uint64, key, where string) (string, []any) {
 	cond, args := r.cond("received_at", "received_ns")
-	return `SELECT incident_id AS id, sum(u) AS ev FROM (
-	SELECT incident_id, run, seq, uniqExact(idx) AS u FROM ` + s.table(TableEvents) + `
-	WHERE ` + cond + ` AND incident_id != ''
-	GROUP BY incident_id, run, seq
-) GROUP BY incident_id`, args
+	cond += where
+	events := s.table(TableEvents)
+	if len(resent) == 0 {
+		return "SELECT " + key + " AS key, count() AS ev FROM " + events + " WHERE " + cond + " GROUP BY key", args
+	}
+	var b strings.Builder
+	b.WriteString("(run, seq) IN (")
+	for i, r := range resent {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "(%d, %d)", r[0], r[1])
+	}
+	b.WriteString(")")
+	in := b.String()
+	return `SELECT key, sum(c) AS ev FROM (
+	SELECT ` + key + ` AS key, count() AS c FROM ` + events + ` WHERE ` + cond + ` AND NOT ` + in + ` GROUP BY key
+	UNION ALL
+	SELECT ` + key + ` AS key, uniqExact(run, seq, idx) AS c FROM ` + events + ` WHERE ` + cond + ` AND ` + in + ` GROUP BY key
+) GROUP BY key`, append(append([]any{}, args...), args...)
 }
 
 // Recurring ranks signatures, CIs and services by the incidents opened in
@@ -194,7 +246,11 @@ func (s *Store) Recurring(ctx context.Context, q RecurringQuery) (Recurring, err
 		return out, err
 	}
 	cond, args := q.cond("opened_at", "opened_ns")
-	evSQL, evArgs := s.incidentEvents(q.Range)
+	resent, err := s.resentBatches(ctx, q.Range)
+	if err != nil {
+		return out, err
+	}
+	evSQL, evArgs := s.eventCounts(q.Range, resent, "incident_id", " AND incident_id != ''")
 	// Aliases must not be column names: ClickHouse's aliases are global
 	// to the query, and WHERE would read the aggregate.
 	sql := `SELECT dk.1 AS dim, dk.2 AS key, count() AS incidents, sum(ev) AS events, any(rl), any(gk),
@@ -205,7 +261,7 @@ FROM (
 			groupUniqArrayArray(ci_ids) AS cis, groupUniqArrayArray(services) AS svcs
 		FROM ` + s.table(TableIncidents) + ` WHERE ` + cond + `
 		GROUP BY id
-	) ANY LEFT JOIN (` + evSQL + `) USING id
+	) ANY LEFT JOIN (SELECT key AS id, ev FROM (` + evSQL + `)) USING id
 ) ARRAY JOIN arrayConcat([('', ''), ('signature', sig)], arrayMap(c -> ('ci', c), cis), arrayMap(v -> ('service', v), svcs)) AS dk
 GROUP BY dim, key
 ORDER BY dim, incidents DESC, events DESC, key
@@ -394,16 +450,14 @@ func (s *Store) Noise(ctx context.Context, q NoiseQuery) (Noise, error) {
 		return out, err
 	}
 	limit := strconv.Itoa(q.Limit)
-	cond, args := q.cond("received_at", "received_ns")
-	// Per incident ('' for none), without duplicates; the summary row has
-	// key 0, the top incidents key 1.
-	perIncident := `SELECT incident_id, sum(u) AS ev FROM (
-	SELECT incident_id, run, seq, uniqExact(idx) AS u FROM ` + s.table(TableEvents) + ` WHERE ` + cond + `
-	GROUP BY incident_id, run, seq
-) GROUP BY incident_id`
-	sql := `SELECT sum(ev), sumIf(ev, incident_id != ''), countIf(incident_id != ''),
-	quantileExactIf(0.5)(ev, incident_id != ''), maxIf(ev, incident_id != ''),
-	arrayMap(x -> x.1, arraySlice(arrayReverseSort(x -> (x.2, x.1), groupArrayIf((incident_id, ev), incident_id != '')), 1, ` + limit + `) AS top),
+	resent, err := s.resentBatches(ctx, q.Range)
+	if err != nil {
+		return out, err
+	}
+	perIncident, pargs := s.eventCounts(q.Range, resent, "incident_id", "")
+	sql := `SELECT sum(ev), sumIf(ev, key != ''), countIf(key != ''),
+	quantileExactIf(0.5)(ev, key != ''), maxIf(ev, key != ''),
+	arrayMap(x -> x.1, arraySlice(arrayReverseSort(x -> (x.2, x.1), groupArrayIf((key, ev), key != '')), 1, ` + limit + `) AS top),
 	arrayMap(x -> x.2, top)
 FROM (` + perIncident + `)`
 	var (
@@ -411,7 +465,7 @@ FROM (` + perIncident + `)`
 		topIDs []string
 		topEvs []uint64
 	)
-	err := s.conn.QueryRow(ctx, sql, args...).Scan(&out.Events, &out.EventsInIncidents, &out.Incidents, &med, &out.MaxPerIncident, &topIDs, &topEvs)
+	err = s.conn.QueryRow(ctx, sql, pargs...).Scan(&out.Events, &out.EventsInIncidents, &out.Incidents, &med, &out.MaxPerIncident, &topIDs, &topEvs)
 	if err != nil {
 		return out, fmt.Errorf("querying events per incident: %w", err)
 	}
@@ -423,34 +477,12 @@ FROM (` + perIncident + `)`
 		out.TopIncidents = append(out.TopIncidents, IncidentNoise{ID: id, Events: topEvs[i]})
 	}
 
-	rows, err := s.conn.Query(ctx, `SELECT fingerprint, sum(u) AS ev, uniqExactIf(incident_id, incident_id != ''), any(ln), any(lv) FROM (
-	SELECT fingerprint, run, seq, incident_id, uniqExact(idx) AS u, any(label_names) AS ln, any(label_values) AS lv
-	FROM `+s.table(TableEvents)+` WHERE `+cond+`
-	GROUP BY fingerprint, run, seq, incident_id
-) GROUP BY fingerprint ORDER BY ev DESC, fingerprint LIMIT `+limit, args...)
-	if err != nil {
-		return out, fmt.Errorf("querying noisiest alerts: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			a      AlertNoise
-			fp     uint64
-			ln, lv []string
-		)
-		if err := rows.Scan(&fp, &a.Events, &a.Incidents, &ln, &lv); err != nil {
-			return out, fmt.Errorf("reading noisiest alerts: %w", err)
-		}
-		a.Fingerprint, a.Labels = model.Fingerprint(fp).String(), zip(ln, lv)
-		a.Alertname = a.Labels["alertname"]
-		out.NoisiestAlerts = append(out.NoisiestAlerts, a)
-	}
-	if err := rows.Err(); err != nil {
-		return out, fmt.Errorf("reading noisiest alerts: %w", err)
+	if out.NoisiestAlerts, err = s.noisiestAlerts(ctx, q.Range, resent, limit); err != nil {
+		return out, err
 	}
 
 	// Flapping: alert changes are few, so FINAL is cheap here.
-	cond, args = q.cond("changed_at", "changed_ns")
+	cond, args := q.cond("changed_at", "changed_ns")
 	frows, err := s.conn.Query(ctx, `SELECT fingerprint, countIf(kind = 'opened') AS o, countIf(kind = 'resolved') AS r,
 	any(label_names), any(label_values), arrayFilter(x -> x != '', groupUniqArray(incident_id))
 FROM `+s.table(TableAlertStates)+` FINAL WHERE `+cond+` AND kind IN ('opened', 'resolved')
@@ -476,6 +508,113 @@ ORDER BY o + r DESC, fingerprint LIMIT `+limit, append(args, uint64(max(q.MinCha
 	}
 	if err := frows.Err(); err != nil {
 		return out, fmt.Errorf("reading flapping alerts: %w", err)
+	}
+	return out, nil
+}
+
+// noisiestAlerts ranks alerts by their events in two steps: the counts
+// first, over every event in the range, then labels and incidents for the
+// top alerts only.
+func (s *Store) noisiestAlerts(ctx context.Context, r Range, resent [][2]uint64, limit string) ([]AlertNoise, error) {
+	out := []AlertNoise{}
+	events := s.table(TableEvents)
+	cond, args := r.cond("received_at", "received_ns")
+	counts, cargs := s.eventCounts(r, resent, "fingerprint", "")
+	sql := "SELECT key, ev FROM (" + counts + ") ORDER BY ev DESC, key LIMIT " + limit
+	rows, err := s.conn.Query(ctx, sql, cargs...)
+	if err != nil {
+		return out, fmt.Errorf("querying noisiest alerts: %w", err)
+	}
+	defer rows.Close()
+	var fps []string
+	for rows.Next() {
+		var (
+			a  AlertNoise
+			fp uint64
+		)
+		if err := rows.Scan(&fp, &a.Events); err != nil {
+			return out, fmt.Errorf("reading noisiest alerts: %w", err)
+		}
+		a.Fingerprint = model.Fingerprint(fp).String()
+		out = append(out, a)
+		fps = append(fps, strconv.FormatUint(fp, 10))
+	}
+	if err := rows.Err(); err != nil {
+		return out, fmt.Errorf("reading noisiest alerts: %w", err)
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	at := map[uint64]int{}
+	for i, a := range out {
+		fp, _ := model.ParseFingerprint(a.Fingerprint)
+		at[uint64(fp)] = i
+	}
+	in := strings.Join(fps, ", ")
+	// Incidents: reads two narrow columns of the top alerts' events.
+	rows, err = s.conn.Query(ctx, `SELECT fingerprint, uniqExactIf(incident_id, incident_id != '')
+FROM `+events+` WHERE `+cond+` AND fingerprint IN (`+in+`) GROUP BY fingerprint`, args...)
+	if err != nil {
+		return out, fmt.Errorf("querying noisiest alerts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var fp, incs uint64
+		if err := rows.Scan(&fp, &incs); err != nil {
+			return out, fmt.Errorf("reading noisiest alerts: %w", err)
+		}
+		out[at[fp]].Incidents = incs
+	}
+	if err := rows.Err(); err != nil {
+		return out, fmt.Errorf("reading noisiest alerts: %w", err)
+	}
+	// Labels: from the alert's last recorded change (alert_states is
+	// ordered by fingerprint), else from one of its events.
+	for _, q := range []string{
+		`SELECT fingerprint, argMax(label_names, changed_ns), argMax(label_values, changed_ns) FROM ` + s.table(TableAlertStates) +
+			` WHERE fingerprint IN (` + in + `) GROUP BY fingerprint`,
+		`SELECT fingerprint, label_names, label_values FROM ` + events + ` WHERE ` + cond + ` AND fingerprint IN (%s) LIMIT 1 BY fingerprint`,
+	} {
+		var missing []string
+		for _, a := range out {
+			if a.Labels == nil {
+				fp, _ := model.ParseFingerprint(a.Fingerprint)
+				missing = append(missing, strconv.FormatUint(uint64(fp), 10))
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		var qargs []any
+		if strings.Contains(q, "%s") {
+			q, qargs = fmt.Sprintf(q, strings.Join(missing, ", ")), args
+		}
+		rows, err := s.conn.Query(ctx, q, qargs...)
+		if err != nil {
+			return out, fmt.Errorf("querying labels of noisy alerts: %w", err)
+		}
+		for rows.Next() {
+			var (
+				fp     uint64
+				ln, lv []string
+			)
+			if err := rows.Scan(&fp, &ln, &lv); err != nil {
+				rows.Close()
+				return out, fmt.Errorf("reading labels of noisy alerts: %w", err)
+			}
+			a := &out[at[fp]]
+			a.Labels = zip(ln, lv)
+			a.Alertname = a.Labels["alertname"]
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return out, fmt.Errorf("reading labels of noisy alerts: %w", err)
+		}
+	}
+	for i := range out {
+		if out[i].Labels == nil {
+			out[i].Labels = map[string]string{}
+		}
 	}
 	return out, nil
 }
