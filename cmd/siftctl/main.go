@@ -49,6 +49,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	replayCmd.Flag("out", "Output file; - for standard output.").Default("-").StringVar(&ro.out)
 	replayCmd.Flag("cpuprofile", "Write a CPU profile of the replay to this file.").StringVar(&ro.cpuProfile)
 
+	var rep reportOptions
+	rep.register(a)
+
 	if len(args) == 0 {
 		a.Usage(nil)
 		return 2
@@ -72,6 +75,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkCMDB(*cmdbFiles, stdout, stderr)
 	case replayCmd.FullCommand():
 		return replay(ro, stdout, stderr)
+	case rep.recurring.FullCommand(), rep.mtt.FullCommand(), rep.noise.FullCommand():
+		return report(&rep, cmd, stdout, stderr)
 	}
 	return 0
 }
