@@ -45,7 +45,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	replayCmd.Flag("config", "siftd configuration file (incident settings; rules and CMDB files unless given).").StringVar(&ro.config)
 	replayCmd.Flag("cmdb", "CMDB files (repeatable); default the config's cmdb.files.").StringsVar(&ro.cmdb)
 	replayCmd.Flag("rules", "Rule files (repeatable); default the config's rules.files, else the built-in rules.").StringsVar(&ro.rules)
-	replayCmd.Flag("events", "JSON-lines file of generic events (an object or an array per line).").Required().StringVar(&ro.events)
+	replayCmd.Flag("events", "JSON-lines file of generic events (an object or an array per line).").StringVar(&ro.events)
+	replayCmd.Flag("from-clickhouse", "Replay the events stored in ClickHouse history at this native address (host:port) instead of --events, and print how the incidents of the rules differ from what happened.").StringVar(&ro.fromClickHouse)
+	replayCmd.Flag("database", "History database, with --from-clickhouse.").Default("sift").StringVar(&ro.database)
+	replayCmd.Flag("since", "How far back to replay, with --from-clickhouse (e.g. 7d).").Default("7d").StringVar(&ro.since)
 	replayCmd.Flag("out", "Output file; - for standard output.").Default("-").StringVar(&ro.out)
 	replayCmd.Flag("cpuprofile", "Write a CPU profile of the replay to this file.").StringVar(&ro.cpuProfile)
 

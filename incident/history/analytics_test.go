@@ -220,3 +220,35 @@ func stopMerges(t testing.TB, s *Store) {
 		require.NoError(t, s.conn.Exec(ctx, "SYSTEM STOP MERGES "+s.table(tb)))
 	}
 }
+
+// ScanEvents reads the events of a range back in the engine's order, each
+// once, with the incidents they were in.
+func TestScanEvents(t *testing.T) {
+	s := testStore(t, clickhouseAddr(t), keepForever)
+	stopMerges(t, s)
+	w, err := NewWriter(s, WriterOptions{SpoolDir: t.TempDir(), BatchMaxWait: 10 * time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	w.Add(scenario())
+	w.Add(scenario())
+	waitSent(t, w)
+	cancel()
+	<-done
+	var got []StoredEvent
+	require.NoError(t, s.ScanEvents(context.Background(), t0.Add(-time.Hour), t0.Add(24*time.Hour), func(e *StoredEvent) error {
+		got = append(got, *e)
+		return nil
+	}))
+	require.Len(t, got, 22)
+	for i := 1; i < len(got); i++ {
+		require.False(t, got[i].Event.ReceivedAt.Before(got[i-1].Event.ReceivedAt), "in order")
+	}
+	first := got[0]
+	require.Equal(t, "INC0000001", first.IncidentID)
+	require.Equal(t, t0.Add(time.Minute), first.Event.ReceivedAt)
+	require.Equal(t, map[string]string{"alertname": "A", "service": "x"}, first.Event.Labels.Map())
+	require.Equal(t, first.Event.Labels.Fingerprint(), first.Event.Fingerprint)
+	require.Equal(t, "", got[len(got)-1].IncidentID)
+}
