@@ -141,13 +141,7 @@ func replayHistory(src historySource, from, to time.Time, eng *correlate.Offline
 			}
 			continue
 		}
-		real := 0
-		for a := range m {
-			if a != noIncident {
-				real++
-			}
-		}
-		if real > 1 {
+		if inIncidents(m) > 1 {
 			d.Merges = append(d.Merges, diffGroup{ID: id, Events: sum(m), Members: m})
 		}
 	}
@@ -164,13 +158,7 @@ func replayHistory(src historySource, from, to time.Time, eng *correlate.Offline
 			}
 			continue
 		}
-		real := 0
-		for c := range m {
-			if c != noIncident {
-				real++
-			}
-		}
-		if real > 1 {
+		if inIncidents(m) > 1 {
 			d.Splits = append(d.Splits, diffGroup{ID: id, Events: sum(m), Members: m})
 		}
 	}
@@ -189,6 +177,15 @@ func replayHistory(src historySource, from, to time.Time, eng *correlate.Offline
 		d.Events, d.From.Format(time.RFC3339), d.To.Format(time.RFC3339), d.Incidents, d.CandidateIncidents, d.Same,
 		len(d.Merges), len(d.Splits), len(d.New), len(d.Gone))
 	return nil
+}
+
+// inIncidents is how many of the members are incidents.
+func inIncidents(members map[string]int) int {
+	n := len(members)
+	if _, ok := members[noIncident]; ok {
+		n--
+	}
+	return n
 }
 
 // openHistory opens the ClickHouse history at addr for a replay.

@@ -102,17 +102,7 @@ func scenario() *Rows {
 func TestAnalyticsKnownScenario(t *testing.T) {
 	s := testStore(t, clickhouseAddr(t), keepForever)
 	stopMerges(t, s)
-	w, err := NewWriter(s, WriterOptions{SpoolDir: t.TempDir(), BatchMaxWait: 10 * time.Millisecond})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = w.Run(ctx) }()
-	w.Add(scenario())
-	waitSent(t, w)
-	w.Add(scenario()) // in another insert
-	waitSent(t, w)
-	cancel()
-	<-done
+	writeScenarioTwice(t, s)
 	// The copies are there, side by side.
 	require.Equal(t, uint64(2*len(scenario().Events)), count(t, s, "SELECT count() FROM {db}.events"))
 	require.Equal(t, uint64(2*len(scenario().Incidents)), count(t, s, "SELECT count() FROM {db}.incidents"))
@@ -226,16 +216,7 @@ func stopMerges(t testing.TB, s *Store) {
 func TestScanEvents(t *testing.T) {
 	s := testStore(t, clickhouseAddr(t), keepForever)
 	stopMerges(t, s)
-	w, err := NewWriter(s, WriterOptions{SpoolDir: t.TempDir(), BatchMaxWait: 10 * time.Millisecond})
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = w.Run(ctx) }()
-	w.Add(scenario())
-	w.Add(scenario())
-	waitSent(t, w)
-	cancel()
-	<-done
+	writeScenarioTwice(t, s)
 	var got []StoredEvent
 	require.NoError(t, s.ScanEvents(context.Background(), t0.Add(-time.Hour), t0.Add(24*time.Hour), func(e *StoredEvent) error {
 		got = append(got, *e)
@@ -251,4 +232,20 @@ func TestScanEvents(t *testing.T) {
 	require.Equal(t, map[string]string{"alertname": "A", "service": "x"}, first.Event.Labels.Map())
 	require.Equal(t, first.Event.Labels.Fingerprint(), first.Event.Fingerprint)
 	require.Equal(t, "", got[len(got)-1].IncidentID)
+}
+
+// writeScenarioTwice writes the scenario's rows twice, in two inserts.
+func writeScenarioTwice(t *testing.T, s *Store) {
+	t.Helper()
+	w, err := NewWriter(s, WriterOptions{SpoolDir: t.TempDir(), BatchMaxWait: 10 * time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	w.Add(scenario())
+	waitSent(t, w)
+	w.Add(scenario()) // in another insert
+	waitSent(t, w)
+	cancel()
+	<-done
 }

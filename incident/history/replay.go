@@ -35,28 +35,19 @@ func (s *Store) ScanEvents(ctx context.Context, from, to time.Time, f func(*Stor
 	defer rows.Close()
 	var se StoredEvent
 	for rows.Next() {
-		var (
-			id                            EventID
-			fp                            uint64
-			recv, evNs, starts, ends      int64
-			source, producer, status, sev string
-			ln, lv, an, av                []string
-			ack                           uint8
-		)
-		ev := &se.Event
-		*ev = ingest.Event{}
-		if err := rows.Scan(&id.Run, &id.Seq, &id.Idx, &fp, &recv, &evNs, &starts, &ends, &source, &producer,
-			&status, &sev, &ev.RawSeverity, &ln, &lv, &an, &av, &ev.GeneratorURL, &ack, &se.IncidentID); err != nil {
+		var r eventScan
+		if err := rows.Scan(r.dest()...); err != nil {
 			return fmt.Errorf("reading events: %w", err)
 		}
-		ev.Fingerprint = model.Fingerprint(fp)
-		ev.ReceivedAt, ev.StartsAt, ev.EndsAt = fromNs(recv), fromNs(starts), fromNs(ends)
-		ev.Source, ev.Producer, ev.Acknowledge = ingest.Source(source), producer, ack != 0
-		if status == "resolved" {
+		se.IncidentID = r.incident
+		ev := &se.Event
+		*ev = ingest.Event{Fingerprint: model.Fingerprint(r.fp), ReceivedAt: fromNs(r.recv), StartsAt: fromNs(r.starts), EndsAt: fromNs(r.ends),
+			Source: ingest.Source(r.source), Producer: r.producer, Acknowledge: r.ack != 0, RawSeverity: r.rawSev, GeneratorURL: r.genURL,
+			Labels: pairs(r.ln, r.lv), Annotations: pairs(r.an, r.av)}
+		if r.status == "resolved" {
 			ev.Status = ingest.StatusResolved
 		}
-		ev.Severity, _ = ingest.NormalizeSeverity(sev)
-		ev.Labels, ev.Annotations = pairs(ln, lv), pairs(an, av)
+		ev.Severity, _ = ingest.NormalizeSeverity(r.sev)
 		if err := f(&se); err != nil {
 			return err
 		}
