@@ -28,6 +28,8 @@ type ClickHouseConfig struct {
 	TLS          TLSConfig `yaml:"tls"`
 	DialTimeout  Duration  `yaml:"dial_timeout"`
 	ReadTimeout  Duration  `yaml:"read_timeout"`
+	// Compression of what is sent: lz4, zstd or none.
+	Compression string `yaml:"compression"`
 	// A batch is sent at BatchMaxRows rows or when BatchMaxWait old.
 	BatchMaxRows int      `yaml:"batch_max_rows"`
 	BatchMaxWait Duration `yaml:"batch_max_wait"`
@@ -70,6 +72,7 @@ func defaultHistory() HistoryConfig {
 		Username:     "default",
 		DialTimeout:  Duration(5 * time.Second),
 		ReadTimeout:  Duration(30 * time.Second),
+		Compression:  "lz4",
 		BatchMaxRows: 50000,
 		BatchMaxWait: Duration(time.Second),
 		QueueMaxRows: 500000,
@@ -111,6 +114,7 @@ func (h *HistoryConfig) validate() []error {
 	check((c.TLS.CertFile == "") == (c.TLS.KeyFile == ""), "tls", "cert_file and key_file go together")
 	check(c.DialTimeout > 0, "dial_timeout", "must be over 0, got %s", c.DialTimeout)
 	check(c.ReadTimeout > 0, "read_timeout", "must be over 0, got %s", c.ReadTimeout)
+	check(c.Compression == "lz4" || c.Compression == "zstd" || c.Compression == "none", "compression", "must be lz4, zstd or none, got %q", c.Compression)
 	check(c.BatchMaxRows >= 1 && c.BatchMaxRows <= 1000000, "batch_max_rows", "must be from 1 to 1000000, got %d", c.BatchMaxRows)
 	check(c.BatchMaxWait >= Duration(10*time.Millisecond) && c.BatchMaxWait <= Duration(time.Minute), "batch_max_wait", "must be from 10ms to 1m, got %s", c.BatchMaxWait)
 	check(c.QueueMaxRows >= c.BatchMaxRows && c.QueueMaxRows <= 1<<26, "queue_max_rows", "must be from batch_max_rows (%d) to %d, got %d", c.BatchMaxRows, 1<<26, c.QueueMaxRows)

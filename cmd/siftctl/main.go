@@ -46,10 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	replayCmd.Flag("config", "siftd configuration file (incident settings; rules and CMDB files unless given).").StringVar(&ro.config)
 	replayCmd.Flag("cmdb", "CMDB files (repeatable); default the config's cmdb.files.").StringsVar(&ro.cmdb)
 	replayCmd.Flag("rules", "Rule files (repeatable); default the config's rules.files, else the built-in rules.").StringsVar(&ro.rules)
-	replayCmd.Flag("events", "JSON-lines file of generic events (an object or an array per line).").Required().StringVar(&ro.events)
 	replayCmd.Flag("changes", "JSON-lines file of change events (as POST /api/v1/changes takes) for probable changes.").StringVar(&ro.changes)
-	replayCmd.Flag("out", "Output file; - for standard output.").Default("-").StringVar(&ro.out)
-	replayCmd.Flag("cpuprofile", "Write a CPU profile of the replay to this file.").StringVar(&ro.cpuProfile)
 
 	var cl client
 	incCmd := a.Command("incidents", "Incidents of a running siftd.")
@@ -77,6 +74,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	chgList := chgCmd.Command("list", "List the change events within the lookback.")
 	var routes routesOptions
 	routesShowCmd, routesTestCmd := routesCommands(a, &routes)
+	replayCmd.Flag("events", "JSON-lines file of generic events (an object or an array per line).").StringVar(&ro.events)
+	replayCmd.Flag("from-clickhouse", "Replay the events stored in ClickHouse history at this native address (host:port) instead of --events, and print how the incidents of the rules differ from what happened.").StringVar(&ro.fromClickHouse)
+	replayCmd.Flag("database", "History database, with --from-clickhouse.").Default("sift").StringVar(&ro.database)
+	replayCmd.Flag("since", "How far back to replay, with --from-clickhouse (e.g. 7d).").Default("7d").StringVar(&ro.since)
+	replayCmd.Flag("out", "Output file; - for standard output.").Default("-").StringVar(&ro.out)
+	replayCmd.Flag("cpuprofile", "Write a CPU profile of the replay to this file.").StringVar(&ro.cpuProfile)
+
+	var rep reportOptions
+	rep.register(a)
 
 	if len(args) == 0 {
 		a.Usage(nil)
@@ -128,6 +134,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return routesShow(routes, stdout, stderr)
 	case routesTestCmd:
 		return routesTest(routes, stdout, stderr)
+	case rep.recurring.FullCommand(), rep.mtt.FullCommand(), rep.noise.FullCommand():
+		return report(&rep, cmd, stdout, stderr)
 	}
 	return 0
 }

@@ -28,6 +28,9 @@ type replayOptions struct {
 	changes             string
 	cpuProfile          string
 	cmdb, rules         []string
+	// fromClickHouse replays the events stored in history instead of
+	// a file (replay_history.go).
+	fromClickHouse, database, since string
 }
 
 // replayOutput is what replay writes.
@@ -71,6 +74,32 @@ func replay(o replayOptions, stdout, stderr io.Writer) int {
 			return fail("%v", err)
 		}
 		topo = app.TopologyOf(g)
+	}
+	if o.fromClickHouse != "" {
+		if o.events != "" {
+			return fail("--events and --from-clickhouse exclude each other")
+		}
+		from, to, err := sinceRange(o.since, time.Now())
+		if err != nil {
+			return fail("%v", err)
+		}
+		st, err := openHistory(o.fromClickHouse, o.database)
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer st.Close()
+		w, done, err := outputFile(o.out, stdout)
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer done()
+		if err := replayHistory(st, from, to, correlate.NewOffline(app.EngineSettings(cfg), rs, topo), w, stderr); err != nil {
+			return fail("%v", err)
+		}
+		return 0
+	}
+	if o.events == "" {
+		return fail("--events or --from-clickhouse is required")
 	}
 	in, err := os.Open(o.events)
 	if err != nil {

@@ -3,7 +3,6 @@ package history
 import (
 	"context"
 	"errors"
-	"github.com/sift-itsm/sift/internal/httpapi"
 	"log/slog"
 	"math"
 	"net/http"
@@ -12,6 +11,9 @@ import (
 
 	"github.com/prometheus/alertmanager/matcher/compat"
 	"github.com/prometheus/common/model"
+
+	"github.com/sift-itsm/sift/incident"
+	"github.com/sift-itsm/sift/internal/httpapi"
 )
 
 // Paging limits of the history endpoints.
@@ -19,6 +21,11 @@ const (
 	DefaultPageSize  = 100
 	MaxPageSize      = 10000
 	DefaultEventSpan = 24 * time.Hour
+	// DefaultAnalyticsSpan is the range of the analytics without from.
+	DefaultAnalyticsSpan = 30 * 24 * time.Hour
+	// DefaultTopN and MaxTopN bound the analytics' top lists.
+	DefaultTopN = 10
+	MaxTopN     = 1000
 	// QueryTimeout bounds one history query.
 	QueryTimeout = 30 * time.Second
 )
@@ -27,11 +34,14 @@ const (
 type Querier interface {
 	Events(ctx context.Context, q EventQuery) (EventPage, error)
 	AlertStates(ctx context.Context, fp model.Fingerprint, from, to time.Time, limit int) (AlertHistory, error)
+	Incident(ctx context.Context, id string) (IncidentHistory, error)
+	Recurring(ctx context.Context, q RecurringQuery) (Recurring, error)
+	MTT(ctx context.Context, r Range) (MTT, error)
+	Noise(ctx context.Context, q NoiseQuery) (Noise, error)
 }
 
-// API serves /api/v1/history. With a nil Querier (history off) every
-// endpoint answers 503 saying so. Later endpoints (incident timelines,
-// analytics) mount beside these in Register.
+// API serves /api/v1/history and /api/v1/analytics. With a nil Querier
+// (history off) every endpoint answers 503 saying so.
 type API struct {
 	q             Querier
 	now           func() time.Time
@@ -55,6 +65,10 @@ func NewAPI(q Querier, logger *slog.Logger, now func() time.Time) *API {
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/history/events", a.events)
 	mux.HandleFunc("GET /api/v1/history/alerts/{fingerprint}", a.alert)
+	mux.HandleFunc("GET /api/v1/history/incidents/{id}", a.incident)
+	mux.HandleFunc("GET /api/v1/analytics/recurring", a.recurring)
+	mux.HandleFunc("GET /api/v1/analytics/mtt", a.mtt)
+	mux.HandleFunc("GET /api/v1/analytics/noise", a.noise)
 }
 
 var (
@@ -128,13 +142,17 @@ func (a *API) timeRange(w http.ResponseWriter, r *http.Request, span time.Durati
 }
 
 func limitParam(w http.ResponseWriter, r *http.Request, def int) (int, bool) {
-	s := r.URL.Query().Get("limit")
+	return intParam(w, r, "limit", def, MaxPageSize)
+}
+
+func intParam(w http.ResponseWriter, r *http.Request, name string, def, maxV int) (int, bool) {
+	s := r.URL.Query().Get(name)
 	if s == "" {
 		return def, true
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > MaxPageSize {
-		badParam(w, "limit", errors.New("must be an integer from 1 to "+strconv.Itoa(MaxPageSize)))
+	if err != nil || n < 1 || n > maxV {
+		badParam(w, name, errors.New("must be an integer from 1 to "+strconv.Itoa(maxV)))
 		return 0, false
 	}
 	return n, true
@@ -203,4 +221,90 @@ func (a *API) alert(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, h)
+}
+
+func (a *API) incident(w http.ResponseWriter, r *http.Request) {
+	if a.off(w) {
+		return
+	}
+	id := r.PathValue("id")
+	if _, err := incident.ParseID(id); err != nil {
+		badParam(w, "id", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), QueryTimeout)
+	defer cancel()
+	h, err := a.q.Incident(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		httpapi.NotFound(w, "incident "+id+" is not in history")
+		return
+	}
+	if err != nil {
+		a.queryFailed(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+// analyticsRange reads from and to, the last DefaultAnalyticsSpan by
+// default.
+func (a *API) analyticsRange(w http.ResponseWriter, r *http.Request) (Range, bool) {
+	from, to, ok := a.timeRange(w, r, DefaultAnalyticsSpan)
+	return Range{From: from, To: to}, ok
+}
+
+func (a *API) recurring(w http.ResponseWriter, r *http.Request) {
+	if a.off(w) {
+		return
+	}
+	var q RecurringQuery
+	var ok bool
+	if q.Range, ok = a.analyticsRange(w, r); !ok {
+		return
+	}
+	if q.Limit, ok = intParam(w, r, "limit", DefaultTopN, MaxTopN); !ok {
+		return
+	}
+	a.answer(w, r, func(ctx context.Context) (any, error) { return a.q.Recurring(ctx, q) })
+}
+
+func (a *API) mtt(w http.ResponseWriter, r *http.Request) {
+	if a.off(w) {
+		return
+	}
+	rg, ok := a.analyticsRange(w, r)
+	if !ok {
+		return
+	}
+	a.answer(w, r, func(ctx context.Context) (any, error) { return a.q.MTT(ctx, rg) })
+}
+
+func (a *API) noise(w http.ResponseWriter, r *http.Request) {
+	if a.off(w) {
+		return
+	}
+	var q NoiseQuery
+	var ok bool
+	if q.Range, ok = a.analyticsRange(w, r); !ok {
+		return
+	}
+	if q.Limit, ok = intParam(w, r, "limit", DefaultTopN, MaxTopN); !ok {
+		return
+	}
+	if q.MinChanges, ok = intParam(w, r, "min_changes", DefaultMinChanges, math.MaxInt32); !ok {
+		return
+	}
+	a.answer(w, r, func(ctx context.Context) (any, error) { return a.q.Noise(ctx, q) })
+}
+
+// answer runs a query bounded by QueryTimeout and writes its result.
+func (a *API) answer(w http.ResponseWriter, r *http.Request, query func(context.Context) (any, error)) {
+	ctx, cancel := context.WithTimeout(r.Context(), QueryTimeout)
+	defer cancel()
+	res, err := query(ctx)
+	if err != nil {
+		a.queryFailed(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -15,6 +16,10 @@ import (
 
 type fakeQuerier struct {
 	q     EventQuery
+	id    string
+	rq    RecurringQuery
+	rg    Range
+	nq    NoiseQuery
 	fp    model.Fingerprint
 	from  time.Time
 	to    time.Time
@@ -30,6 +35,31 @@ func (f *fakeQuerier) Events(_ context.Context, q EventQuery) (EventPage, error)
 func (f *fakeQuerier) AlertStates(_ context.Context, fp model.Fingerprint, from, to time.Time, limit int) (AlertHistory, error) {
 	f.fp, f.from, f.to, f.limit = fp, from, to, limit
 	return AlertHistory{Fingerprint: fp.String(), States: []AlertStateJSON{}}, f.err
+}
+
+func (f *fakeQuerier) Incident(_ context.Context, id string) (IncidentHistory, error) {
+	f.id = id
+	if id == "INC0000404" {
+		return IncidentHistory{}, fmt.Errorf("incident %s: %w", id, ErrNotFound)
+	}
+	var h IncidentHistory
+	h.ID = id
+	return h, f.err
+}
+
+func (f *fakeQuerier) Recurring(_ context.Context, q RecurringQuery) (Recurring, error) {
+	f.rq = q
+	return Recurring{Range: q.Range, Incidents: 3}, f.err
+}
+
+func (f *fakeQuerier) MTT(_ context.Context, r Range) (MTT, error) {
+	f.rg = r
+	return MTT{Range: r}, f.err
+}
+
+func (f *fakeQuerier) Noise(_ context.Context, q NoiseQuery) (Noise, error) {
+	f.nq = q
+	return Noise{Range: q.Range}, f.err
 }
 
 func serve(t *testing.T, q Querier, url string) (int, map[string]any) {
@@ -90,6 +120,43 @@ func TestAPIErrors(t *testing.T) {
 	f(nil, "/api/v1/history/events", 503, "")
 	f(nil, "/api/v1/history/alerts/00000000000000ff", 503, "")
 	f(&fakeQuerier{err: errors.New("connection refused")}, "/api/v1/history/events", 503, "")
+	f(q, "/api/v1/history/incidents/PRB0000001", 400, "id")
+	f(q, "/api/v1/history/incidents/INC0000404", 404, "")
+	f(q, "/api/v1/analytics/recurring?limit=1001", 400, "limit")
+	f(q, "/api/v1/analytics/recurring?from=x", 400, "from")
+	f(q, "/api/v1/analytics/mtt?to=2026-03-14T00:00:00Z&from=2026-03-15T00:00:00Z", 400, "from")
+	f(q, "/api/v1/analytics/noise?min_changes=0", 400, "min_changes")
+	for _, u := range []string{"/api/v1/history/incidents/INC0000001", "/api/v1/analytics/recurring", "/api/v1/analytics/mtt", "/api/v1/analytics/noise"} {
+		f(nil, u, 503, "")
+		f(&fakeQuerier{err: errors.New("connection refused")}, u, 503, "")
+	}
+}
+
+func TestAPIAnalyticsParameters(t *testing.T) {
+	q := &fakeQuerier{}
+	code, body := serve(t, q, "/api/v1/analytics/recurring")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, float64(3), body["incidents"])
+	require.Equal(t, RecurringQuery{Range: Range{From: t0.Add(-DefaultAnalyticsSpan), To: t0}, Limit: DefaultTopN}, q.rq)
+	code, _ = serve(t, q, "/api/v1/analytics/recurring?from=2026-03-01T00:00:00Z&to=2026-03-08T00:00:00Z&limit=3")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, RecurringQuery{Range: Range{From: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 3, 8, 0, 0, 0, 0, time.UTC)}, Limit: 3}, q.rq)
+
+	code, _ = serve(t, q, "/api/v1/analytics/mtt?from=2026-03-01T00:00:00Z")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, Range{From: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), To: t0}, q.rg)
+
+	code, _ = serve(t, q, "/api/v1/analytics/noise?min_changes=6&limit=20")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, NoiseQuery{Range: Range{From: t0.Add(-DefaultAnalyticsSpan), To: t0}, Limit: 20, MinChanges: 6}, q.nq)
+	code, _ = serve(t, q, "/api/v1/analytics/noise")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, DefaultMinChanges, q.nq.MinChanges)
+
+	code, body = serve(t, q, "/api/v1/history/incidents/INC0000042")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "INC0000042", q.id)
+	require.Equal(t, "INC0000042", body["id"])
 }
 
 func TestAPIAlert(t *testing.T) {

@@ -3,6 +3,8 @@ package history
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -71,10 +73,11 @@ func benchBatches(n, per int) func() *correlate.Batch {
 //
 //	SIFT_CLICKHOUSE_ADDR=127.0.0.1:9000 go test -run '^$' -bench WriterClickHouse -benchtime 3000000x ./incident/history/
 func BenchmarkWriterClickHouse(b *testing.B) {
-	s := testStore(b, clickhouseAddr(b), nil)
+	s := testStore(b, clickhouseAddr(b), func(o *Options) { o.Compression = os.Getenv("SIFT_BENCH_COMPRESSION") })
 	require.NoError(b, s.Prepare(context.Background()))
 	next := benchBatches(b.N, 1000)
-	w, err := NewWriter(s, WriterOptions{SpoolDir: b.TempDir()})
+	rows, _ := strconv.Atoi(os.Getenv("SIFT_BENCH_BATCH_ROWS"))
+	w, err := NewWriter(s, WriterOptions{SpoolDir: b.TempDir(), BatchMaxRows: rows})
 	require.NoError(b, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -1,6 +1,7 @@
-// Package history keeps sift's history in ClickHouse: every accepted event
-// and every alert change, and (as the incident package lands) incident and
-// problem versions, incident timelines and notifications.
+// Package history keeps sift's history in ClickHouse: every accepted event,
+// every alert change, every incident version and its timeline entries, and
+// (through Writer.Add, as those features land) problem versions and
+// notifications.
 //
 // It owns:
 //   - the schema: versioned migrations recorded in a schema_migrations
@@ -11,15 +12,17 @@
 //     them with the native protocol, retries with backoff and, while
 //     ClickHouse cannot take them, spools batches to files under the data
 //     directory and drains them in order when it is back;
-//   - queries (Store.Events, Store.AlertStates) and their REST handlers
-//     (API) under /api/v1/history.
+//   - queries (Store.Events, Store.AlertStates, Store.Incident, the
+//     analytics Store.Recurring, Store.MTT and Store.Noise, and
+//     Store.ScanEvents for replays) and their REST handlers (API) under
+//     /api/v1/history and /api/v1/analytics.
 //
 // It must not: block or slow the engine (Writer.Consume only queues, and
 // drops and counts when even the spool cannot keep up), modify what the
 // engine hands it, or be the source of truth for live state: the engine's
-// memdb is. It is a subpackage of incident by the architecture's layout
-// but imports neither incident nor anything that imports the engine's
-// internals; it reads correlate's Batch and Alert only.
+// memdb is. It reads correlate's Batch and Alert and incident's Incident
+// versions (immutable once published) and nothing of the engine's
+// internals.
 //
 // # Idempotence
 //
@@ -27,9 +30,11 @@
 // with an ambiguous error is sent again, and a spooled batch may be sent
 // twice across a crash. Every row carries an identity (events: the writer
 // run, the engine batch sequence and the index in the batch; alert states:
-// run, sequence, fingerprint and alert version) and every table is a
+// run, sequence, fingerprint and alert version; incidents: id and version;
+// timeline entries: incident and place) and every table is a
 // ReplacingMergeTree ordered by that identity, so queries that read with
-// FINAL (as this package's do) never see a row twice.
+// FINAL, argMax or distinct identities (as this package's do) never see a
+// row twice.
 //
 // # Concurrency properties
 //

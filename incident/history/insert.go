@@ -34,11 +34,19 @@ var insertColumns = map[string][]string{
 		"error", "duration_ns", "alert_fingerprints"},
 }
 
+// eventsInputColumns are the columns of the events inserts, into
+// events_input (migration 2): the label sets go packed.
+var eventsInputColumns = []string{"received_at", "received_ns", "run", "seq", "idx", "fingerprint", "event_ns", "starts_ns", "ends_ns",
+	"source", "producer", "status", "severity", "raw_severity", "labels", "annotations", "generator_url", "acknowledge", "incident_id"}
+
 // errInvalidRows marks rows the driver cannot encode for the table: no
 // retry can fix them.
 var errInvalidRows = errors.New("rows do not fit the table")
 
 func (s *Store) insertSQL(table string) string {
+	if table == TableEvents {
+		return "INSERT INTO " + s.table(tableEventsInput) + " (" + strings.Join(eventsInputColumns, ", ") + ")"
+	}
 	return "INSERT INTO " + s.table(table) + " (" + strings.Join(insertColumns[table], ", ") + ")"
 }
 
@@ -75,7 +83,9 @@ func (s *Store) Insert(ctx context.Context, table string, r *Rows) error {
 	defer func() { _ = b.Close() }()
 	switch table {
 	case TableEvents:
-		err = appendEvents(b, r.Events)
+		s.encMu.Lock()
+		err = s.enc.appendEvents(b, r.Events)
+		s.encMu.Unlock()
 	case TableAlertStates:
 		err = appendAlertStates(b, r.AlertStates)
 	case TableIncidents:
@@ -140,37 +150,59 @@ func boolU8(b bool) uint8 {
 	return 0
 }
 
-func appendEvents(b driver.Batch, rows []EventRow) error {
+// eventBuffers are the column buffers of an events insert, kept between
+// inserts: the driver copies what is appended, so they are reused, and a
+// batch of 50k events allocates nothing here once they have grown.
+type eventBuffers struct {
+	recvAt                                     []int64
+	recvNs, eventNs, startsNs, endsNs          []int64
+	run, seq, fp                               []uint64
+	idx                                        []uint32
+	source, producer, rawSev, genURL, incident []string
+	labels, annotations                        []string
+	status, severity                           []int8
+	ack                                        []uint8
+}
+
+func (c *eventBuffers) appendEvents(b driver.Batch, rows []EventRow) error {
 	n := len(rows)
-	var (
-		recvAt                                     = make([]int64, n)
-		recvNs, eventNs, startsNs, endsNs          = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-		run, seq, fp                               = make([]uint64, n), make([]uint64, n), make([]uint64, n)
-		idx                                        = make([]uint32, n)
-		source, producer, rawSev, genURL, incident = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		status, severity                           = make([]int8, n), make([]int8, n)
-		ack                                        = make([]uint8, n)
-		nlabels, nannot                            int
-	)
-	for i := range rows {
-		nlabels += rows[i].Labels.Len()
-		nannot += rows[i].Annotations.Len()
-	}
-	labels, annots := newLabelArrays(n, nlabels), newLabelArrays(n, nannot)
+	c.recvAt = resize(c.recvAt, n)
+	c.recvNs, c.eventNs, c.startsNs, c.endsNs = resize(c.recvNs, n), resize(c.eventNs, n), resize(c.startsNs, n), resize(c.endsNs, n)
+	c.run, c.seq, c.fp, c.idx = resize(c.run, n), resize(c.seq, n), resize(c.fp, n), resize(c.idx, n)
+	c.source, c.producer, c.rawSev = resize(c.source, n), resize(c.producer, n), resize(c.rawSev, n)
+	c.genURL, c.incident = resize(c.genURL, n), resize(c.incident, n)
+	c.labels, c.annotations = resize(c.labels, n), resize(c.annotations, n)
+	c.status, c.severity, c.ack = resize(c.status, n), resize(c.severity, n), resize(c.ack, n)
 	for i := range rows {
 		r := &rows[i]
-		recvAt[i] = dateTime(r.ReceivedNs)
-		recvNs[i], eventNs[i], startsNs[i], endsNs[i] = r.ReceivedNs, r.EventNs, r.StartsNs, r.EndsNs
-		run[i], seq[i], idx[i], fp[i] = r.ID.Run, r.ID.Seq, r.ID.Idx, r.Fingerprint
-		source[i], producer[i], rawSev[i], genURL[i], incident[i] = r.Source, r.Producer, r.RawSeverity, r.GeneratorURL, r.IncidentID
-		status[i], severity[i] = int8(r.Status), int8(r.Severity)
-		ack[i] = boolU8(r.Acknowledge)
-		labels.add(r.Labels)
-		annots.add(r.Annotations)
+		c.recvAt[i] = dateTime(r.ReceivedNs)
+		c.recvNs[i], c.eventNs[i], c.startsNs[i], c.endsNs[i] = r.ReceivedNs, r.EventNs, r.StartsNs, r.EndsNs
+		c.run[i], c.seq[i], c.idx[i], c.fp[i] = r.ID.Run, r.ID.Seq, r.ID.Idx, r.Fingerprint
+		c.source[i], c.producer[i], c.rawSev[i], c.genURL[i], c.incident[i] = r.Source, r.Producer, r.RawSeverity, r.GeneratorURL, r.IncidentID
+		c.labels[i], c.annotations[i] = string(r.Labels), string(r.Annotations)
+		c.status[i], c.severity[i] = int8(r.Status), int8(r.Severity)
+		c.ack[i] = boolU8(r.Acknowledge)
 	}
-	return appendColumns(b, recvAt, recvNs, run, seq, idx, fp, eventNs, startsNs, endsNs,
-		source, producer, status, severity, rawSev, labels.names, labels.values,
-		annots.names, annots.values, genURL, ack, incident)
+	err := appendColumns(b, c.recvAt, c.recvNs, c.run, c.seq, c.idx, c.fp, c.eventNs, c.startsNs, c.endsNs,
+		c.source, c.producer, c.status, c.severity, c.rawSev, c.labels, c.annotations, c.genURL, c.ack, c.incident)
+	// Keep no strings alive past the insert.
+	clear(c.source)
+	clear(c.producer)
+	clear(c.rawSev)
+	clear(c.genURL)
+	clear(c.incident)
+	clear(c.labels)
+	clear(c.annotations)
+	return err
+}
+
+// resize returns s with length n, reusing its array when it is large
+// enough.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 func appendAlertStates(b driver.Batch, rows []AlertStateRow) error {

@@ -117,6 +117,22 @@ const eventColumns = `run, seq, idx, fingerprint, received_ns, event_ns, starts_
 	toString(status), toString(severity), raw_severity, label_names, label_values, annotation_names, annotation_values,
 	generator_url, acknowledge, incident_id`
 
+// eventScan receives a row of eventColumns.
+type eventScan struct {
+	id                            EventID
+	fp                            uint64
+	recv, evNs, starts, ends      int64
+	source, producer, status, sev string
+	rawSev, genURL, incident      string
+	ln, lv, an, av                []string
+	ack                           uint8
+}
+
+func (r *eventScan) dest() []any {
+	return []any{&r.id.Run, &r.id.Seq, &r.id.Idx, &r.fp, &r.recv, &r.evNs, &r.starts, &r.ends, &r.source, &r.producer,
+		&r.status, &r.sev, &r.rawSev, &r.ln, &r.lv, &r.an, &r.av, &r.genURL, &r.ack, &r.incident}
+}
+
 // Events lists events matching q, newest first, without duplicates.
 func (s *Store) Events(ctx context.Context, q EventQuery) (EventPage, error) {
 	page := EventPage{Events: []EventJSON{}}
@@ -149,19 +165,13 @@ func (s *Store) Events(ctx context.Context, q EventQuery) (EventPage, error) {
 	defer rows.Close()
 	var last Cursor
 	for rows.Next() {
-		var (
-			id                            EventID
-			fp                            uint64
-			recv, evNs, starts, ends      int64
-			source, producer, status, sev string
-			rawSev, genURL, incident      string
-			ln, lv, an, av                []string
-			ack                           uint8
-		)
-		if err := rows.Scan(&id.Run, &id.Seq, &id.Idx, &fp, &recv, &evNs, &starts, &ends, &source, &producer,
-			&status, &sev, &rawSev, &ln, &lv, &an, &av, &genURL, &ack, &incident); err != nil {
+		var r eventScan
+		if err := rows.Scan(r.dest()...); err != nil {
 			return page, fmt.Errorf("reading events: %w", err)
 		}
+		id, fp, recv, evNs, starts, ends := r.id, r.fp, r.recv, r.evNs, r.starts, r.ends
+		source, producer, status, sev, rawSev, genURL, incident := r.source, r.producer, r.status, r.sev, r.rawSev, r.genURL, r.incident
+		ln, lv, an, av, ack := r.ln, r.lv, r.an, r.av, r.ack
 		if len(page.Events) == q.Limit {
 			page.NextPageToken = last.String()
 			break

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sift-itsm/sift/correlate"
+	"github.com/sift-itsm/sift/incident"
 	"github.com/sift-itsm/sift/ingest"
 )
 
@@ -39,7 +40,8 @@ type EventRow struct {
 	Annotations  ingest.Labels
 	GeneratorURL string
 	Acknowledge  bool
-	// IncidentID is empty until incidents exist.
+	// IncidentID is the incident the alert was in when the writer
+	// batched the event; empty for none.
 	IncidentID string
 }
 
@@ -201,6 +203,8 @@ type item struct {
 	now     time.Time
 	events  []ingest.Event
 	changes []changeSnap
+	// incidents are the batch's incident versions.
+	incidents []*incident.Incident
 	// rows is set instead for rows from other producers (Writer.Add).
 	rows *Rows
 }
@@ -216,63 +220,7 @@ func (it *item) len() int {
 	if it.rows != nil {
 		return it.rows.Len()
 	}
-	return len(it.events) + len(it.changes)
-}
-
-// appendTo converts the item to rows.
-func (it *item) appendTo(r *Rows, run uint64) {
-	if it.rows != nil {
-		r.append(it.rows)
-		return
-	}
-	for i := range it.events {
-		ev := &it.events[i]
-		r.Events = append(r.Events, EventRow{
-			ID:           EventID{Run: run, Seq: it.seq, Idx: uint32(i)},
-			Fingerprint:  uint64(ev.Fingerprint),
-			ReceivedNs:   unixNano(ev.ReceivedAt),
-			EventNs:      unixNano(ev.EventTime(0)),
-			StartsNs:     unixNano(ev.StartsAt),
-			EndsNs:       unixNano(ev.EndsAt),
-			Source:       string(ev.Source),
-			Producer:     ev.Producer,
-			Status:       ev.Status,
-			Severity:     ev.Severity,
-			RawSeverity:  ev.RawSeverity,
-			Labels:       ev.Labels,
-			Annotations:  ev.Annotations,
-			GeneratorURL: ev.GeneratorURL,
-			Acknowledge:  ev.Acknowledge,
-		})
-	}
-	now := unixNano(it.now)
-	for _, s := range it.changes {
-		a := s.c.Alert
-		r.AlertStates = append(r.AlertStates, AlertStateRow{
-			Run:          run,
-			Seq:          it.seq,
-			ChangedNs:    now,
-			Fingerprint:  uint64(a.Fingerprint),
-			Version:      a.Version,
-			Kind:         s.c.Kind,
-			Expired:      s.c.Expired,
-			Status:       a.Status,
-			Severity:     a.Severity,
-			RawSeverity:  a.RawSeverity,
-			Source:       string(a.Source),
-			Producer:     a.Producer,
-			GeneratorURL: a.GeneratorURL,
-			Acknowledged: a.Acknowledged,
-			Labels:       a.Labels,
-			Annotations:  a.Annotations,
-			FirstSeenNs:  unixNano(a.FirstSeen()),
-			StartsNs:     unixNano(a.StartsAt()),
-			EndsNs:       s.endsAt,
-			ResolvedNs:   unixNano(a.ResolvedAt()),
-			LastSeenNs:   s.lastSeen,
-			Count:        s.count,
-		})
-	}
+	return len(it.events) + len(it.changes) + len(it.incidents)
 }
 
 // unixNano is t in Unix nanoseconds, 0 for the zero time, clamped to

@@ -52,6 +52,9 @@ type WriterOptions struct {
 	FlushTimeout time.Duration
 	// RetentionInterval is how often EnforceRetention runs (default 1h).
 	RetentionInterval time.Duration
+	// ServiceLabel is the alert label naming an incident's services
+	// (default "service").
+	ServiceLabel string
 }
 
 func (o *WriterOptions) validate() error {
@@ -85,6 +88,9 @@ func (o *WriterOptions) validate() error {
 	defd(&o.RetryMax, 30*time.Second)
 	defd(&o.FlushTimeout, 10*time.Second)
 	defd(&o.RetentionInterval, time.Hour)
+	if o.ServiceLabel == "" {
+		o.ServiceLabel = DefaultServiceLabel
+	}
 	if o.SpoolMaxBytes <= 0 {
 		o.SpoolMaxBytes = 1 << 30
 	}
@@ -111,6 +117,8 @@ type Writer struct {
 
 	wakeBatcher chan struct{}
 	wakeSender  chan struct{}
+	// tr belongs to the batcher goroutine.
+	tr *tracker
 }
 
 // pbatch is a sealed batch waiting to be sent, in memory or on disk.
@@ -130,7 +138,8 @@ func NewWriter(dst Destination, o WriterOptions) (*Writer, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	w := &Writer{o: o, dst: dst, wakeBatcher: make(chan struct{}, 1), wakeSender: make(chan struct{}, 1)}
+	w := &Writer{o: o, dst: dst, wakeBatcher: make(chan struct{}, 1), wakeSender: make(chan struct{}, 1),
+		tr: newTracker(o.Run, o.ServiceLabel)}
 	w.m = newMetrics(o.Registerer, w)
 	sp, files, bad, err := openSpool(o.SpoolDir)
 	if err != nil {
@@ -162,9 +171,12 @@ func NewWriter(dst Destination, o WriterOptions) (*Writer, error) {
 func (w *Writer) Consume(b *correlate.Batch) {
 	it := item{seq: b.Seq, now: b.Now, events: b.Events}
 	for _, c := range b.Changes {
+		if c.Incident != nil {
+			// Immutable once published: the batcher reads it later.
+			it.incidents = append(it.incidents, c.Incident)
+			continue
+		}
 		if c.Alert == nil {
-			// Incident changes: their rows (incidents, timeline) are not
-			// written yet (issue 6 follow-up).
 			continue
 		}
 		it.changes = append(it.changes, changeSnap{c: c, count: c.Alert.Count(),
@@ -204,7 +216,9 @@ func (it *item) counts() counts {
 	if it.rows != nil {
 		return it.rows.counts()
 	}
-	return counts{uint32(len(it.events)), uint32(len(it.changes))}
+	// The timeline entries an incident version adds are not known
+	// before the batcher has compared it with the last one written.
+	return counts{uint32(len(it.events)), uint32(len(it.changes)), uint32(len(it.incidents))}
 }
 
 func signal(c chan struct{}) {
@@ -280,6 +294,7 @@ func (w *Writer) batcher(ctx context.Context) {
 	var (
 		open      = &Rows{}
 		openSince time.Time
+		tr        = w.tr
 		timer     = time.NewTimer(time.Hour)
 		armed     bool
 	)
@@ -310,7 +325,15 @@ func (w *Writer) batcher(ctx context.Context) {
 			if open.Len() == 0 {
 				openSince = w.o.Now()
 			}
-			in[i].appendTo(open, w.o.Run)
+			before := open.Len()
+			tr.appendTo(open, &in[i])
+			// An incident version was counted as one row when queued; it
+			// becomes one plus its new timeline entries.
+			if d := open.Len() - before - in[i].len(); d != 0 {
+				w.mu.Lock()
+				w.memRows += d
+				w.mu.Unlock()
+			}
 			if open.Len() >= w.o.BatchMaxRows {
 				seal()
 			}

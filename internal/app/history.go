@@ -52,6 +52,7 @@ func newHistory(cfg *config.Config, storage string, logger *slog.Logger, reg pro
 		TLS:         tlsCfg,
 		DialTimeout: c.DialTimeout.Std(),
 		ReadTimeout: c.ReadTimeout.Std(),
+		Compression: c.Compression,
 		Retention: history.Retention{
 			history.TableEvents: r.Events.Std(), history.TableAlertStates: r.AlertStates.Std(),
 			history.TableIncidents: r.Incidents.Std(), history.TableIncidentTimeline: r.IncidentTimeline.Std(),
