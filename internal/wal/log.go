@@ -1,0 +1,716 @@
+package wal
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// DefaultSegmentSize is the size at which a segment is closed and the next
+// one begun.
+const DefaultSegmentSize = 64 << 20
+
+// MaxRecordSize bounds one record's payload.
+const MaxRecordSize = 1 << 30
+
+const (
+	segmentHeader = "SIFTWAL\x01" // magic and format version 1
+	headerSize    = int64(len(segmentHeader))
+	frameHeader   = 8 // length, crc
+	// maxGroupBytes bounds the bytes one group commit writes: appenders
+	// beyond it wait for the next write.
+	maxGroupBytes = 16 << 20
+	// queueSize bounds the appends waiting for the writer; more block.
+	queueSize = 4096
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// FsyncMode says when appended records are fsynced.
+type FsyncMode string
+
+// The fsync modes. The trade-off is in docs/operations.md (Durability).
+const (
+	// FsyncAlways fsyncs every group commit before its appenders return:
+	// an acknowledged record survives a crash of the process and of the
+	// machine (power loss, kernel panic).
+	FsyncAlways FsyncMode = "always"
+	// FsyncInterval writes every group before its appenders return and
+	// fsyncs at most every FsyncInterval: a record survives a crash of the
+	// process, but a machine crash may lose the last interval.
+	FsyncInterval FsyncMode = "interval"
+	// FsyncNever leaves flushing to the operating system (and to segment
+	// rollover and Close): a record survives a crash of the process only.
+	FsyncNever FsyncMode = "never"
+)
+
+// Valid reports whether m is a known mode.
+func (m FsyncMode) Valid() bool {
+	return m == FsyncAlways || m == FsyncInterval || m == FsyncNever
+}
+
+// ErrClosed is returned by appends after Close.
+var ErrClosed = errors.New("write-ahead log is closed")
+
+// Pos is a position in the log: a segment index and a byte offset in it.
+// The zero Pos is the start of the log.
+type Pos struct {
+	Segment int
+	Offset  int64
+}
+
+func (p Pos) String() string { return fmt.Sprintf("%08d:%d", p.Segment, p.Offset) }
+
+// Before reports whether p is earlier in the log than q.
+func (p Pos) Before(q Pos) bool {
+	return p.Segment < q.Segment || p.Segment == q.Segment && p.Offset < q.Offset
+}
+
+// CorruptionError is a bad record that a torn write cannot explain: it
+// stops the start, naming the segment file and the offset of the record.
+type CorruptionError struct {
+	Segment string
+	Offset  int64
+	// Reason says what is wrong with the record; Followed whether valid
+	// records follow it.
+	Reason   string
+	Followed bool
+}
+
+func (e *CorruptionError) Error() string {
+	where := "in a segment that is not the last"
+	if e.Followed {
+		where = "followed by valid records"
+	}
+	return fmt.Sprintf("write-ahead log segment %q: corrupt record at offset %d (%s), %s: not a torn write; refusing to start without it (see docs/operations.md, Durability)", e.Segment, e.Offset, e.Reason, where)
+}
+
+// Options configures a Log.
+type Options struct {
+	// Dir holds the segments; it is created if missing.
+	Dir string
+	// SegmentSize is the size at which the next segment begins;
+	// DefaultSegmentSize when 0. A record larger than it gets a segment
+	// of its own.
+	SegmentSize int64
+	// Fsync is FsyncAlways when empty.
+	Fsync FsyncMode
+	// FsyncInterval is the period of FsyncInterval; 1s when 0.
+	FsyncInterval time.Duration
+	Logger        *slog.Logger
+	Registerer    prometheus.Registerer
+}
+
+func (o *Options) validate() error {
+	if o.Dir == "" {
+		return errors.New("no directory")
+	}
+	if o.SegmentSize == 0 {
+		o.SegmentSize = DefaultSegmentSize
+	}
+	if o.SegmentSize < 4096 {
+		return fmt.Errorf("segment size %d: must be at least 4096 bytes", o.SegmentSize)
+	}
+	if o.Fsync == "" {
+		o.Fsync = FsyncAlways
+	}
+	if !o.Fsync.Valid() {
+		return fmt.Errorf("fsync mode %q: must be always, interval or never", o.Fsync)
+	}
+	if o.FsyncInterval <= 0 {
+		o.FsyncInterval = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Log is the write-ahead log. See the package documentation.
+type Log struct {
+	opts   Options
+	logger *slog.Logger
+	m      *metrics
+	// sync flushes a segment to stable storage; a test seam.
+	sync func(*os.File) error
+
+	// sendMu guards closed against appends racing Close.
+	sendMu sync.RWMutex
+	closed bool
+	reqs   chan *request
+	done   chan struct{}
+
+	// mu guards segs and end, which Replay and Truncate read.
+	mu   sync.Mutex
+	segs []int // indices on disk, ascending; the last is active
+	end  Pos   // after the last record written
+
+	// Owned by the writer goroutine.
+	f     *os.File
+	size  int64 // of the active segment
+	dirty bool  // written but not fsynced
+	err   error // sticky write or fsync failure
+	buf   []byte
+	group []*request
+}
+
+type request struct {
+	recs [][]byte
+	size int
+	then func(Pos)
+	end  Pos
+	done chan error
+}
+
+// Open checks the log in opts.Dir (truncating a torn tail, refusing
+// corruption), begins a new segment and starts the writer.
+func Open(opts Options) (*Log, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the write-ahead log directory: %w", err)
+	}
+	l := &Log{
+		opts:   opts,
+		logger: opts.Logger,
+		m:      newMetrics(opts.Registerer),
+		sync:   (*os.File).Sync,
+		reqs:   make(chan *request, queueSize),
+		done:   make(chan struct{}),
+	}
+	segs, err := listSegments(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	for i, idx := range segs {
+		last := i == len(segs)-1
+		keep, err := l.check(idx, last)
+		if err != nil {
+			return nil, err
+		}
+		if !keep {
+			segs = segs[:i]
+		}
+	}
+	next := 0
+	if len(segs) > 0 {
+		next = segs[len(segs)-1] + 1
+	}
+	l.segs = segs
+	if err := l.create(next); err != nil {
+		return nil, err
+	}
+	go l.run()
+	return l, nil
+}
+
+// Dir is the log's directory.
+func (l *Log) Dir() string { return l.opts.Dir }
+
+// End is the position after the last record written.
+func (l *Log) End() Pos {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.end
+}
+
+func listSegments(dir string) ([]int, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading the write-ahead log directory: %w", err)
+	}
+	var segs []int
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil || n < 0 || !e.Type().IsRegular() {
+			continue
+		}
+		segs = append(segs, n)
+	}
+	slices.Sort(segs)
+	return segs, nil
+}
+
+func (l *Log) segmentPath(idx int) string {
+	return filepath.Join(l.opts.Dir, fmt.Sprintf("%08d", idx))
+}
+
+// check reads every frame of segment idx. A torn tail of the last segment
+// is truncated (or the segment removed, if even its header is torn: keep
+// is then false); other damage is a *CorruptionError.
+func (l *Log) check(idx int, last bool) (keep bool, err error) {
+	path := l.segmentPath(idx)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return false, fmt.Errorf("opening write-ahead log segment: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("write-ahead log segment %q: %w", path, err)
+	}
+	size := st.Size()
+	r := bufio.NewReaderSize(f, 1<<20)
+	var hdr [headerSize]byte
+	if n, err := io.ReadFull(r, hdr[:]); err != nil {
+		if !last {
+			return false, &CorruptionError{Segment: path, Offset: 0, Reason: fmt.Sprintf("segment header: %d of %d bytes", n, headerSize)}
+		}
+		// Created, then the crash came before its header was written.
+		l.logger.Warn("removing a write-ahead log segment whose header is torn", "segment", path, "size", size)
+		l.m.repaired.Inc()
+		if err := f.Close(); err != nil {
+			return false, err
+		}
+		if err := os.Remove(path); err != nil {
+			return false, fmt.Errorf("removing a torn write-ahead log segment: %w", err)
+		}
+		return false, syncDir(l.opts.Dir)
+	}
+	if string(hdr[:]) != segmentHeader {
+		return false, fmt.Errorf("write-ahead log segment %q: not a sift WAL segment of format version 1 (header %q)", path, hdr[:])
+	}
+	off := headerSize
+	var payload []byte
+	for off < size {
+		reason := ""
+		var fh [frameHeader]byte
+		n, _ := io.ReadFull(r, fh[:])
+		length := int64(binary.LittleEndian.Uint32(fh[0:4]))
+		switch {
+		case n < frameHeader:
+			reason = fmt.Sprintf("frame header: %d of %d bytes", n, frameHeader)
+		case length == 0:
+			reason = "zero length"
+		case length > size-off-frameHeader:
+			reason = fmt.Sprintf("length %d runs past the end of the segment", length)
+		default:
+			payload = slices.Grow(payload[:0], int(length))[:length]
+			if _, err := io.ReadFull(r, payload); err != nil {
+				return false, fmt.Errorf("write-ahead log segment %q: %w", path, err)
+			}
+			if crc(fh[0:4], payload) != binary.LittleEndian.Uint32(fh[4:8]) {
+				reason = "checksum mismatch"
+			}
+		}
+		if reason == "" {
+			off += frameHeader + length
+			continue
+		}
+		if !last {
+			return false, &CorruptionError{Segment: path, Offset: off, Reason: reason}
+		}
+		if validFrameAfter(f, off, size) {
+			return false, &CorruptionError{Segment: path, Offset: off, Reason: reason, Followed: true}
+		}
+		l.logger.Warn("truncating a torn write at the tail of the write-ahead log", "segment", path, "offset", off, "reason", reason, "bytes_dropped", size-off)
+		l.m.repaired.Inc()
+		if err := f.Truncate(off); err != nil {
+			return false, fmt.Errorf("truncating a torn write-ahead log segment: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			return false, fmt.Errorf("truncating a torn write-ahead log segment: %w", err)
+		}
+		break
+	}
+	return true, nil
+}
+
+// validFrameAfter reports whether a valid frame begins anywhere after the
+// bad one at off. It tries every offset: a bad length field tells nothing
+// of where the next frame would be. The bytes are the torn tail (small)
+// or evidence of corruption (an error either way), so the cost is fine.
+func validFrameAfter(f *os.File, off, size int64) bool {
+	b := make([]byte, size-off)
+	if _, err := f.ReadAt(b, off); err != nil {
+		return false
+	}
+	for i := 1; i+frameHeader < len(b); i++ {
+		length := int(binary.LittleEndian.Uint32(b[i:]))
+		if length == 0 || length > len(b)-i-frameHeader {
+			continue
+		}
+		if crc(b[i:i+4], b[i+frameHeader:i+frameHeader+length]) == binary.LittleEndian.Uint32(b[i+4:]) {
+			return true
+		}
+	}
+	return false
+}
+
+func crc(length, payload []byte) uint32 {
+	return crc32.Update(crc32.Checksum(length, castagnoli), castagnoli, payload)
+}
+
+func appendFrame(b, rec []byte) []byte {
+	var fh [frameHeader]byte
+	binary.LittleEndian.PutUint32(fh[0:4], uint32(len(rec)))
+	binary.LittleEndian.PutUint32(fh[4:8], crc(fh[0:4], rec))
+	return append(append(b, fh[:]...), rec...)
+}
+
+// create begins segment idx and makes it the active one: header written,
+// file and directory synced, so that the segment exists after a crash.
+func (l *Log) create(idx int) error {
+	path := l.segmentPath(idx)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("creating write-ahead log segment: %w", err)
+	}
+	if _, err := f.WriteString(segmentHeader); err != nil {
+		f.Close()
+		return fmt.Errorf("writing write-ahead log segment %q: %w", path, err)
+	}
+	if err := l.fsync(f); err != nil {
+		f.Close()
+		return fmt.Errorf("syncing write-ahead log segment %q: %w", path, err)
+	}
+	if err := syncDir(l.opts.Dir); err != nil {
+		f.Close()
+		return err
+	}
+	l.f, l.size, l.dirty = f, headerSize, false
+	l.mu.Lock()
+	l.segs = append(l.segs, idx)
+	l.end = Pos{Segment: idx, Offset: headerSize}
+	n := len(l.segs)
+	l.mu.Unlock()
+	l.m.segments.Set(float64(n))
+	return nil
+}
+
+func (l *Log) fsync(f *os.File) error {
+	start := time.Now()
+	err := l.sync(f)
+	l.m.fsyncs.Inc()
+	l.m.fsyncDuration.Observe(time.Since(start).Seconds())
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("syncing the write-ahead log directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing the write-ahead log directory: %w", err)
+	}
+	return nil
+}
+
+// Append writes records as one unit of group commit and returns the
+// position after them once they are durable (as the fsync mode says).
+// Records must be non-empty and at most MaxRecordSize bytes; the log does
+// not keep them after Append returns.
+func (l *Log) Append(recs [][]byte) (Pos, error) { return l.AppendThen(recs, nil) }
+
+// AppendThen is Append, and calls then(end) on the writer goroutine once
+// the records are durable, in log order, before Append returns. then must
+// not block for long: every appender waits for it.
+func (l *Log) AppendThen(recs [][]byte, then func(end Pos)) (Pos, error) {
+	r := &request{recs: recs, then: then, done: make(chan error, 1)}
+	for _, rec := range recs {
+		if len(rec) == 0 || len(rec) > MaxRecordSize {
+			return Pos{}, fmt.Errorf("record of %d bytes: must be 1 to %d", len(rec), MaxRecordSize)
+		}
+		r.size += frameHeader + len(rec)
+	}
+	l.sendMu.RLock()
+	if l.closed {
+		l.sendMu.RUnlock()
+		return Pos{}, ErrClosed
+	}
+	l.reqs <- r
+	l.sendMu.RUnlock()
+	if err := <-r.done; err != nil {
+		return Pos{}, err
+	}
+	return r.end, nil
+}
+
+// Close writes and syncs what is queued, then closes the active segment.
+// Later appends fail with ErrClosed.
+func (l *Log) Close() error {
+	l.sendMu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.reqs)
+	}
+	l.sendMu.Unlock()
+	<-l.done
+	return l.err
+}
+
+// run is the writer goroutine.
+func (l *Log) run() {
+	defer close(l.done)
+	var tick <-chan time.Time
+	if l.opts.Fsync == FsyncInterval {
+		t := time.NewTicker(l.opts.FsyncInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case r, ok := <-l.reqs:
+			if !ok {
+				l.finish()
+				return
+			}
+			l.group = append(l.group[:0], r)
+			bytes := r.size
+			open := true
+		gather:
+			for bytes < maxGroupBytes {
+				select {
+				case r, ok := <-l.reqs:
+					if !ok {
+						open = false
+						break gather
+					}
+					l.group = append(l.group, r)
+					bytes += r.size
+				default:
+					break gather
+				}
+			}
+			l.commit(l.group)
+			clear(l.group)
+			if !open {
+				l.finish()
+				return
+			}
+		case <-tick:
+			if l.dirty && l.err == nil {
+				if err := l.fsync(l.f); err != nil {
+					l.fail(fmt.Errorf("syncing write-ahead log segment %q: %w", l.f.Name(), err))
+				}
+				l.dirty = false
+			}
+		}
+	}
+}
+
+func (l *Log) finish() {
+	if l.err == nil && l.dirty {
+		if err := l.fsync(l.f); err != nil {
+			l.fail(fmt.Errorf("syncing write-ahead log segment %q: %w", l.f.Name(), err))
+		}
+	}
+	if err := l.f.Close(); err != nil && l.err == nil {
+		l.err = err
+	}
+}
+
+// fail makes err sticky: after a failed write or fsync the file's state is
+// unknown (the kernel may have dropped the dirty pages), so nothing more
+// is acknowledged; a restart recovers from what is on disk.
+func (l *Log) fail(err error) {
+	if l.err == nil {
+		l.err = err
+		l.m.failures.Inc()
+		l.logger.Error("write-ahead log failed; ingest is refused until siftd restarts", "err", err)
+	}
+}
+
+// commit writes a group with one write per segment touched, syncs it as
+// the mode says, then runs the callbacks and wakes the appenders in order.
+func (l *Log) commit(group []*request) {
+	if l.err == nil {
+		l.write(group)
+	}
+	if l.err != nil {
+		for _, r := range group {
+			r.done <- l.err
+		}
+		return
+	}
+	l.m.groupSize.Observe(float64(len(group)))
+	l.mu.Lock()
+	l.end = group[len(group)-1].end
+	l.mu.Unlock()
+	for _, r := range group {
+		l.m.appends.Inc()
+		l.m.records.Add(float64(len(r.recs)))
+		l.m.bytes.Add(float64(r.size))
+		if r.then != nil {
+			r.then(r.end)
+		}
+		r.done <- nil
+	}
+}
+
+func (l *Log) write(group []*request) {
+	buf := l.buf[:0]
+	flush := func() bool {
+		if len(buf) == 0 {
+			return true
+		}
+		if _, err := l.f.Write(buf); err != nil {
+			l.fail(fmt.Errorf("writing write-ahead log segment %q: %w", l.f.Name(), err))
+			return false
+		}
+		l.size += int64(len(buf))
+		l.dirty = true
+		buf = buf[:0]
+		return true
+	}
+	for _, r := range group {
+		for _, rec := range r.recs {
+			n := int64(frameHeader + len(rec))
+			if used := l.size + int64(len(buf)); used > headerSize && used+n > l.opts.SegmentSize {
+				if !flush() || !l.roll() {
+					return
+				}
+			}
+			buf = appendFrame(buf, rec)
+		}
+		r.end = Pos{Segment: l.segIndex(), Offset: l.size + int64(len(buf))}
+	}
+	if !flush() {
+		return
+	}
+	if cap(buf) <= maxGroupBytes {
+		l.buf = buf[:0]
+	}
+	if l.opts.Fsync == FsyncAlways {
+		if err := l.fsync(l.f); err != nil {
+			l.fail(fmt.Errorf("syncing write-ahead log segment %q: %w", l.f.Name(), err))
+			return
+		}
+		l.dirty = false
+	}
+}
+
+func (l *Log) segIndex() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.segs[len(l.segs)-1]
+}
+
+// roll seals the active segment (fsynced whatever the mode, so that only
+// the last segment can ever hold a torn write) and begins the next.
+func (l *Log) roll() bool {
+	if err := l.fsync(l.f); err != nil {
+		l.fail(fmt.Errorf("syncing write-ahead log segment %q: %w", l.f.Name(), err))
+		return false
+	}
+	if err := l.f.Close(); err != nil {
+		l.fail(fmt.Errorf("closing write-ahead log segment %q: %w", l.f.Name(), err))
+		return false
+	}
+	if err := l.create(l.segIndex() + 1); err != nil {
+		l.fail(err)
+		return false
+	}
+	return true
+}
+
+// Replay calls fn with every record from position from (the zero Pos: the
+// start of the log) up to the end of the log when Replay was called, in
+// order, with the position after the record. rec is valid only during the
+// call. An error from fn stops the replay and is returned.
+func (l *Log) Replay(from Pos, fn func(end Pos, rec []byte) error) error {
+	l.mu.Lock()
+	segs, end := slices.Clone(l.segs), l.end
+	l.mu.Unlock()
+	if len(segs) == 0 {
+		return nil
+	}
+	if from != (Pos{}) && from.Segment < segs[0] {
+		return fmt.Errorf("replaying from %s: the log begins at segment %08d", from, segs[0])
+	}
+	var payload []byte
+	for _, idx := range segs {
+		if idx < from.Segment || idx > end.Segment {
+			continue
+		}
+		off := headerSize
+		if idx == from.Segment && from.Offset > off {
+			off = from.Offset
+		}
+		limit := int64(-1)
+		if idx == end.Segment {
+			limit = end.Offset
+		}
+		var err error
+		if payload, err = l.replaySegment(idx, off, limit, payload, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Log) replaySegment(idx int, off, limit int64, payload []byte, fn func(Pos, []byte) error) ([]byte, error) {
+	path := l.segmentPath(idx)
+	f, err := os.Open(path)
+	if err != nil {
+		return payload, fmt.Errorf("replaying the write-ahead log: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return payload, fmt.Errorf("replaying write-ahead log segment %q: %w", path, err)
+	}
+	r := bufio.NewReaderSize(f, 1<<20)
+	for limit < 0 || off < limit {
+		var fh [frameHeader]byte
+		n, err := io.ReadFull(r, fh[:])
+		if n == 0 && errors.Is(err, io.EOF) {
+			return payload, nil
+		}
+		length := int64(binary.LittleEndian.Uint32(fh[0:4]))
+		if err != nil || length == 0 || length > MaxRecordSize {
+			return payload, &CorruptionError{Segment: path, Offset: off, Reason: "bad frame header during replay"}
+		}
+		payload = slices.Grow(payload[:0], int(length))[:length]
+		if _, err := io.ReadFull(r, payload); err != nil {
+			return payload, &CorruptionError{Segment: path, Offset: off, Reason: "short record during replay"}
+		}
+		if crc(fh[0:4], payload) != binary.LittleEndian.Uint32(fh[4:8]) {
+			return payload, &CorruptionError{Segment: path, Offset: off, Reason: "checksum mismatch during replay"}
+		}
+		off += frameHeader + length
+		if err := fn(Pos{Segment: idx, Offset: off}, payload); err != nil {
+			return payload, err
+		}
+	}
+	return payload, nil
+}
+
+// Truncate deletes the segments that end before the segment of pos: a
+// snapshot covers everything before pos. The active segment is never
+// deleted.
+func (l *Log) Truncate(before Pos) error {
+	l.mu.Lock()
+	var drop []int
+	for len(l.segs) > 1 && l.segs[0] < before.Segment {
+		drop = append(drop, l.segs[0])
+		l.segs = l.segs[1:]
+	}
+	n := len(l.segs)
+	l.mu.Unlock()
+	l.m.segments.Set(float64(n))
+	var errs []error
+	for _, idx := range drop {
+		if err := os.Remove(l.segmentPath(idx)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("deleting write-ahead log segment: %w", err))
+		}
+	}
+	if len(drop) > 0 {
+		errs = append(errs, syncDir(l.opts.Dir))
+	}
+	return errors.Join(errs...)
+}
