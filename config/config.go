@@ -29,6 +29,8 @@ type Config struct {
 	CMDB     CMDBConfig     `yaml:"cmdb"`
 	// History is off unless history.clickhouse.addresses is set.
 	History HistoryConfig `yaml:"history"`
+	// Storage configures the write-ahead log (config/storage.go).
+	Storage StorageConfig `yaml:"storage"`
 
 	// original bytes, for the config hash metric.
 	raw []byte
@@ -158,6 +160,7 @@ func Default() *Config {
 		}},
 		Output:  OutputConfig{Kafka: defaultKafkaOutput()},
 		History: defaultHistory(),
+		Storage: defaultStorage(),
 	}
 }
 
@@ -247,6 +250,7 @@ func (c *Config) Validate() error {
 		check(f != "", fmt.Sprintf("cmdb.files[%d]", i), "must not be empty")
 	}
 	errs = append(errs, c.History.validate()...)
+	errs = append(errs, c.Storage.validate()...)
 	return errors.Join(errs...)
 }
 
