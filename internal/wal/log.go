@@ -324,8 +324,10 @@ func (l *Log) check(idx int, last bool) (keep bool, err error) {
 		if err := f.Sync(); err != nil {
 			return false, fmt.Errorf("truncating a torn write-ahead log segment: %w", err)
 		}
+		size = off
 		break
 	}
+	l.m.size.Add(float64(size))
 	return true, nil
 }
 
@@ -382,6 +384,7 @@ func (l *Log) create(idx int) error {
 		return err
 	}
 	l.f, l.size, l.dirty = f, headerSize, false
+	l.m.size.Add(float64(headerSize))
 	l.mu.Lock()
 	l.segs = append(l.segs, idx)
 	l.end = Pos{Segment: idx, Offset: headerSize}
@@ -564,6 +567,7 @@ func (l *Log) write(group []*request) {
 			return false
 		}
 		l.size += int64(len(buf))
+		l.m.size.Add(float64(len(buf)))
 		l.dirty = true
 		buf = buf[:0]
 		return true
@@ -705,6 +709,9 @@ func (l *Log) Truncate(before Pos) error {
 	l.m.segments.Set(float64(n))
 	var errs []error
 	for _, idx := range drop {
+		if st, err := os.Stat(l.segmentPath(idx)); err == nil {
+			l.m.size.Sub(float64(st.Size()))
+		}
 		if err := os.Remove(l.segmentPath(idx)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("deleting write-ahead log segment: %w", err))
 		}

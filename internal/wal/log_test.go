@@ -176,6 +176,21 @@ func TestSegmentRollover(t *testing.T) {
 		require.Equal(t, e.Offset, segmentOffsetAfter(t, dir, e.Segment, got, ends, i))
 	}
 	require.Equal(t, float64(len(segs)), testutil.ToFloat64(l.m.segments))
+	require.Equal(t, dirSize(t, dir), testutil.ToFloat64(l.m.size))
+	require.NoError(t, l.Close())
+	l = open(t, dir)
+	require.Equal(t, dirSize(t, dir), testutil.ToFloat64(l.m.size), "counted at open")
+}
+
+func dirSize(t *testing.T, dir string) float64 {
+	t.Helper()
+	var n int64
+	for _, s := range segments(t, dir) {
+		st, err := os.Stat(filepath.Join(dir, s))
+		require.NoError(t, err)
+		n += st.Size()
+	}
+	return float64(n)
 }
 
 // segmentOffsetAfter recomputes the end of record i from the records
@@ -206,6 +221,7 @@ func TestTruncate(t *testing.T) {
 	require.NoError(t, l.Truncate(cut))
 	require.Equal(t, []string{"00000005", "00000006", "00000007", "00000008", "00000009"}, segments(t, dir))
 	require.Equal(t, float64(5), testutil.ToFloat64(l.m.segments))
+	require.Equal(t, dirSize(t, dir), testutil.ToFloat64(l.m.size))
 	r := replayAll(t, l, cut)
 	require.Len(t, r.recs, 40-22)
 	require.Equal(t, ps[22:], r.ends)
@@ -245,6 +261,7 @@ func TestTornTail(t *testing.T) {
 			st, err := os.Stat(path)
 			require.NoError(t, err)
 			require.Equal(t, ps[18].Offset, st.Size(), "cut right after the last good record")
+			require.Equal(t, dirSize(t, dir), testutil.ToFloat64(l.m.size))
 
 			// Appends continue, and the next start is clean.
 			appendN(t, l, 19, 1)

@@ -13,6 +13,7 @@ type metrics struct {
 	fsyncDuration prometheus.Histogram
 	groupSize     prometheus.Histogram
 	segments      prometheus.Gauge
+	size          prometheus.Gauge
 	repaired      prometheus.Counter
 	failures      prometheus.Counter
 }
@@ -49,6 +50,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		segments: f.NewGauge(prometheus.GaugeOpts{
 			Namespace: "sift", Subsystem: "wal", Name: "segments",
 			Help: "Write-ahead log segment files on disk.",
+		}),
+		size: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: "sift", Subsystem: "wal", Name: "size_bytes",
+			Help: "Bytes of write-ahead log segment files on disk.",
 		}),
 		repaired: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "sift", Subsystem: "wal", Name: "corruptions_repaired_total",
