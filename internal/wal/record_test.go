@@ -95,6 +95,43 @@ func TestEventsRoundTrip(t *testing.T) {
 	require.ErrorContains(t, err, "record kind command")
 }
 
+func TestCompressedRecords(t *testing.T) {
+	evs := sampleEvents(t)
+	raw := AppendEvents(nil, evs)
+	rec := Compress([]byte("prefix"), raw)
+	require.Equal(t, "prefix", string(rec[:6]), "appends to dst")
+	rec = rec[6:]
+	require.Less(t, len(rec), len(raw))
+	require.Equal(t, KindEvents, RecordKind(rec))
+	require.NotEqual(t, raw[0], rec[0], "flagged")
+	got, err := DecodeEvents(rec, nil)
+	require.NoError(t, err)
+	require.Equal(t, utc(evs), got)
+	t.Logf("%d bytes, %d compressed", len(raw), len(rec))
+
+	// Short or incompressible records stay as they are.
+	small := AppendEvents(nil, evs[:1])
+	require.Equal(t, small, Compress(nil, small))
+	require.Equal(t, rec, Compress(nil, rec), "not twice")
+
+	// Damage is an error, never a panic or a huge allocation.
+	for i := 1; i < len(rec); i++ {
+		_, err := DecodeEvents(rec[:i], nil)
+		require.Error(t, err, "cut at %d", i)
+	}
+	bomb := append([]byte{rec[0]}, 0xff, 0xff, 0xff, 0xff, 0x0f) // claims 4 GiB
+	_, err = DecodeEvents(bomb, nil)
+	require.Error(t, err)
+
+	c, err := AppendCommand(nil, &Command{Changes: make([]correlate.ChangeEvent, 20)})
+	require.NoError(t, err)
+	cc := Compress(nil, c)
+	require.Less(t, len(cc), len(c))
+	got2, err := DecodeCommand(cc)
+	require.NoError(t, err)
+	require.Len(t, got2.Changes, 20)
+}
+
 func TestCommandRoundTrip(t *testing.T) {
 	m1, err := labels.NewMatcher(labels.MatchRegexp, "service", "api|web")
 	require.NoError(t, err)
@@ -133,6 +170,7 @@ func TestCommandRoundTrip(t *testing.T) {
 func FuzzDecodeEvents(f *testing.F) {
 	evs := sampleEvents(f)
 	f.Add(AppendEvents(nil, evs))
+	f.Add(Compress(nil, AppendEvents(nil, evs)))
 	for i := range evs {
 		f.Add(AppendEvents(nil, evs[i:i+1]))
 	}

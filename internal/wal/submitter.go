@@ -60,7 +60,7 @@ func NewSubmitter(l *Log, eng Engine, logger *slog.Logger, reg prometheus.Regist
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Submitter{log: l, eng: eng, logger: logger}
-	s.bufs.New = func() any { return new([]byte) }
+	s.bufs.New = func() any { return new(encBufs) }
 	s.waits = promauto.With(reg).NewCounter(prometheus.CounterOpts{
 		Namespace: "sift", Subsystem: "wal", Name: "handover_waits_total",
 		Help: "Times logged events found the engine queue full (filled by another producer after the capacity check) and waited for it to drain.",
@@ -81,15 +81,16 @@ func (s *Submitter) Submit(events []ingest.Event) error {
 		s.inflight.Add(-n)
 		return ingest.ErrQueueFull
 	}
-	bp := s.bufs.Get().(*[]byte)
-	*bp = AppendEvents((*bp)[:0], events)
+	bufs := s.bufs.Get().(*encBufs)
+	bufs.raw = AppendEvents(bufs.raw[:0], events)
+	bufs.rec = Compress(bufs.rec[:0], bufs.raw)
 	var handErr error
-	_, err := s.log.AppendThen([][]byte{*bp}, func(Pos) {
+	_, err := s.log.AppendThen([][]byte{bufs.rec}, func(Pos) {
 		handErr = s.handOver(events)
 		s.inflight.Add(-n)
 	})
-	if cap(*bp) <= 1<<20 {
-		s.bufs.Put(bp)
+	if cap(bufs.raw) <= 4<<20 {
+		s.bufs.Put(bufs)
 	}
 	if err != nil {
 		s.inflight.Add(-n) // the hand-over never ran
@@ -100,6 +101,9 @@ func (s *Submitter) Submit(events []ingest.Event) error {
 	}
 	return handErr
 }
+
+// encBufs are a request's record, encoded and compressed.
+type encBufs struct{ raw, rec []byte }
 
 // handOver queues logged events in the engine, waiting for room if the
 // queue filled since the check: they are in the log and must be applied.
