@@ -201,9 +201,9 @@ func Open(opts Options) (*Log, error) {
 		return nil, fmt.Errorf("creating the write-ahead log directory: %w", err)
 	}
 	l := &Log{
-		opts:   opts,
-		logger: opts.Logger,
-		m:      newMetrics(opts.Registerer),
+		opts:     opts,
+		logger:   opts.Logger,
+		m:        newMetrics(opts.Registerer),
 		sync:     datasync,
 		reqs:     make(chan *request, queueSize),
 		done:     make(chan struct{}),
