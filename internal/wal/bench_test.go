@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/sift-itsm/sift/correlate"
 	"github.com/sift-itsm/sift/ingest"
 )
 
@@ -101,4 +102,37 @@ func benchEvents(n int) []ingest.Event {
 		}
 	}
 	return evs
+}
+
+// BenchmarkRecover replays a log of 100 requests of 1000 events (10k
+// series, so mostly duplicates, as siftload sends) into a new engine:
+// decoding, decompressing and applying.
+//
+//	go test ./internal/wal -run='^$' -bench=Recover -benchtime=5x
+func BenchmarkRecover(b *testing.B) {
+	dir := b.TempDir()
+	l, err := Open(Options{Dir: dir, Fsync: FsyncNever})
+	if err != nil {
+		b.Fatal(err)
+	}
+	series := benchEvents(10000)
+	var raw, rec []byte
+	for i := range 100 {
+		evs := series[(i%10)*1000 : (i%10+1)*1000]
+		raw = AppendEvents(raw[:0], evs)
+		rec = Compress(rec[:0], raw)
+		if _, err := l.Append([][]byte{rec}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		eng := correlate.New(correlate.Options{})
+		st, err := Recover(l, Pos{}, eng)
+		if err != nil || st.Events != 100000 {
+			b.Fatal(err, st)
+		}
+	}
+	b.ReportMetric(float64(b.N*100000)/b.Elapsed().Seconds(), "events/s")
+	_ = l.Close()
 }
