@@ -162,10 +162,13 @@ type Log struct {
 	size     int64 // of the active segment's records: where the next goes
 	fileSize int64 // of the active segment's file
 	prealloc bool  // the active segment was zero-filled ahead
-	dirty    bool  // written but not fsynced
-	err      error // sticky write or fsync failure
-	buf      []byte
-	group    []*request
+	// prepFailed: the last preparation failed (disk full?): no early
+	// switch until a roll takes a prepared segment again.
+	prepFailed bool
+	dirty      bool  // written but not fsynced
+	err        error // sticky write or fsync failure
+	buf        []byte
+	group      []*request
 
 	// next delivers the next segment, zero-filled by prepare; one is
 	// always being prepared or ready. stopPrep cancels it at Close.
@@ -508,6 +511,7 @@ func (l *Log) zeroFill(path string) (*os.File, error) {
 // preparation failed: the caller creates a plain segment).
 func (l *Log) takePrepared(p prepared, idx int) bool {
 	defer func() { go l.prepare() }()
+	l.prepFailed = true
 	if p.err != nil {
 		l.logger.Warn("could not preallocate a write-ahead log segment; appending to a plain one", "err", p.err)
 		return false
@@ -524,6 +528,7 @@ func (l *Log) takePrepared(p prepared, idx int) bool {
 		l.logger.Warn("syncing the write-ahead log directory", "err", err)
 	}
 	l.install(p.f, idx, l.opts.SegmentSize, true)
+	l.prepFailed = false
 	return true
 }
 
@@ -693,7 +698,7 @@ func (l *Log) fail(err error) {
 // commit writes a group with one write per segment touched, syncs it as
 // the mode says, then runs the callbacks and wakes the appenders in order.
 func (l *Log) commit(group []*request) {
-	if l.err == nil && !l.prealloc {
+	if l.err == nil && !l.prealloc && !l.prepFailed {
 		select {
 		case p := <-l.next:
 			// A grown segment (the first after Open, or after a failed
