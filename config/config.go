@@ -32,6 +32,8 @@ type Config struct {
 	// Notify routes incident events to receivers (config/notify.go); off
 	// without notify.route.
 	Notify NotifyConfig `yaml:"notify"`
+	// Storage configures the write-ahead log (config/storage.go).
+	Storage StorageConfig `yaml:"storage"`
 
 	// original bytes, for the config hash metric.
 	raw []byte
@@ -162,6 +164,7 @@ func Default() *Config {
 		Output:  OutputConfig{Kafka: defaultKafkaOutput()},
 		History: defaultHistory(),
 		Notify:  defaultNotify(),
+		Storage: defaultStorage(),
 	}
 }
 
@@ -254,6 +257,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.History.validate()...)
 	c.Notify.validate(check)
+	errs = append(errs, c.Storage.validate()...)
 	return errors.Join(errs...)
 }
 

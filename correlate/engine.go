@@ -341,11 +341,25 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 func (e *Engine) applyBatch(events []ingest.Event) {
-	start := time.Now() // for the metric only: the engine clock is e.now
+	e.applyAt(e.now(), events, int64(len(events)))
+}
+
+// Replay applies events as one batch at engine clock reading now, on the
+// caller's goroutine, and hands the batch to the sinks. Recovery replays
+// the write-ahead log through it, with the clock following the recorded
+// receive times. Call it only before Run.
+func (e *Engine) Replay(now time.Time, events []ingest.Event) {
+	e.applyAt(now, events, 0)
+}
+
+// applyAt applies a batch at now; dequeued is how many of its events
+// leave the queue.
+func (e *Engine) applyAt(now time.Time, events []ingest.Event, dequeued int64) {
+	start := time.Now() // for the metric only: the engine clock is now
 	e.st.topo = e.Topology()
 	e.st.setRules(e.rules())
-	b := e.st.apply(e.now(), events, e.settings.Load())
-	e.queued.Add(-int64(len(events)))
+	b := e.st.apply(now, events, e.settings.Load())
+	e.queued.Add(-dequeued)
 	e.m.observe(b, time.Since(start), e.st)
 	if b.Seq == 0 {
 		return // nothing happened: an idle tick

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,7 @@ import (
 	"github.com/sift-itsm/sift/ingest"
 	ingestkafka "github.com/sift-itsm/sift/ingest/kafka"
 	"github.com/sift-itsm/sift/internal/httpapi"
+	"github.com/sift-itsm/sift/internal/wal"
 	"github.com/sift-itsm/sift/notify"
 	"github.com/sift-itsm/sift/rules"
 )
@@ -92,6 +94,7 @@ type App struct {
 	cmdb     *cmdb.Store
 	history  *historySink // nil when history is off
 	notify   *notifyParts // nil when notify is off
+	wal      *wal.Log     // nil when storage.wal is off
 	handler  http.Handler
 
 	cfgMu sync.Mutex // serialises reloads
@@ -171,8 +174,25 @@ func New(o Options) (*App, error) {
 	if a.notify, err = newNotify(cfg, &o, reg, a.engine); err != nil {
 		return nil, err
 	}
+	// The write-ahead log opens last: nothing after it can fail, and
+	// Open already checks (and repairs) what is on disk.
+	var submitter ingest.Submitter = a.engine
+	if w := cfg.Storage.WAL; w.Enabled {
+		a.wal, err = wal.Open(wal.Options{
+			Dir:           filepath.Join(o.StoragePath, "wal"),
+			SegmentSize:   int64(w.SegmentSize),
+			Fsync:         wal.FsyncMode(w.Fsync),
+			FsyncInterval: w.FsyncInterval.Std(),
+			Logger:        o.Logger.With("component", "wal"),
+			Registerer:    reg,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("storage.wal: %w", err)
+		}
+		submitter = wal.NewSubmitter(a.wal, a.engine, o.Logger.With("component", "wal"), reg)
+	}
 	a.receiver = ingest.NewReceiver(ingest.ReceiverOptions{
-		Submitter:   a.engine,
+		Submitter:   submitter,
 		Logger:      o.Logger.With("component", "ingest"),
 		Registerer:  reg,
 		Now:         o.Now,
@@ -331,6 +351,9 @@ func (a *App) Reload() error {
 	if !reflect.DeepEqual(cfg.History, a.cfg.Load().History) {
 		a.logger.Warn("history settings change only at restart")
 	}
+	if cfg.Storage != a.cfg.Load().Storage {
+		a.logger.Warn("storage settings change only at restart")
+	}
 	a.receiver.SetMaxBodySize(int64(cfg.Ingest.MaxBodySize))
 	a.receiver.SetRetryAfter(cfg.Ingest.RetryAfter.Std())
 	a.cfg.Store(cfg)
@@ -356,9 +379,18 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	a.history.start()
+	// Recovery before anything runs: the engine applies the log on this
+	// goroutine, its clock following the recorded receive times, and
+	// nothing is served until the state is the one before the stop.
+	if err := a.recover(); err != nil {
+		a.closeWAL()
+		a.stopHistory()
+		return err
+	}
+	a.notify.subscribe(a.engine)
 	engineErr := make(chan error, 1)
 	go func() { engineErr <- a.engine.Run(context.WithoutCancel(ctx)) }()
-	a.history.start()
 	a.notify.start()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -385,7 +417,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	// to disk (bounded by its flush timeout) and closes its connections.
 	// Notify delivers what it holds last: it needs neither intake nor the
 	// engine (whose final batches are queued by then), and people hear of
-	// the final changes.
+	// the final changes. The write-ahead log closes once the engine has
+	// drained (what it holds is replayed at the next start, drained or
+	// not).
 	a.ready.Store(false)
 	a.logger.Info("shutting down: stopping intake")
 	sctx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
@@ -409,10 +443,14 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		// non-zero rather than claim a clean stop.
 		n := a.engine.QueueLength()
 		a.logger.Error("engine did not drain in time; queued events are lost", "events", n)
+		a.closeWAL()
 		a.stopHistory()
 		a.notify.stop(sctx)
 		return errors.Join(runErr, fmt.Errorf("shutdown: engine did not drain in %s, %d events lost", a.opts.ShutdownTimeout, n))
 	}
+	// The log after the drain: the HTTP server, its only writer, has
+	// stopped.
+	a.closeWAL()
 	// Kafka output last: the engine's final batches are queued by now.
 	if err := a.kafka.stopOutput(sctx); err != nil {
 		a.logger.Warn("kafka output did not close cleanly", "err", err)
@@ -421,6 +459,29 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	a.notify.stop(sctx)
 	a.logger.Info("shutdown complete")
 	return runErr
+}
+
+// recover replays the write-ahead log into the engine.
+func (a *App) recover() error {
+	if a.wal == nil {
+		return nil
+	}
+	start := time.Now()
+	st, err := wal.Recover(a.wal, wal.Pos{}, a.engine)
+	if err != nil {
+		return fmt.Errorf("recovering from the write-ahead log: %w", err)
+	}
+	a.logger.Info("recovered from the write-ahead log", "records", st.Records, "events", st.Events, "end", st.End.String(), "clock", st.Clock, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (a *App) closeWAL() {
+	if a.wal == nil {
+		return
+	}
+	if err := a.wal.Close(); err != nil {
+		a.logger.Warn("closing the write-ahead log", "err", err)
+	}
 }
 
 func (a *App) stopHistory() {

@@ -76,8 +76,17 @@ func newNotify(cfg *config.Config, o *Options, reg prometheus.Registerer, engine
 	if err != nil {
 		return nil, err
 	}
-	engine.Subscribe(p.notifier)
 	return p, nil
+}
+
+// subscribe hands the engine's batches to the notifier from now on. It is
+// called after recovery: the batches the write-ahead log replays were
+// notified before the restart (the notification log is not in the log
+// yet, docs/durability.md), and sending them again would page twice.
+func (n *notifyParts) subscribe(engine *correlate.Engine) {
+	if n != nil {
+		engine.Subscribe(n.notifier)
+	}
 }
 
 func ciAttr(engine *correlate.Engine, ci, name string) (string, bool) {

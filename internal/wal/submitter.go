@@ -1,0 +1,181 @@
+package wal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/sift-itsm/sift/ingest"
+)
+
+// Engine is what a Submitter feeds: correlate.Engine.
+type Engine interface {
+	Submit([]ingest.Event) error
+	Flush(context.Context) error
+	QueueLength() int
+	QueueCapacity() int
+}
+
+// Submitter is the durable ingest.Submitter: it appends a request's events
+// to the log and only then hands them to the engine, so that an event the
+// receiver acknowledges is on disk.
+//
+// Order: the hand-over runs on the log's writer goroutine, in log order
+// (Log.AppendThen), so the engine's queue holds the events in exactly the
+// order of the log, and replaying the log applies them in the order the
+// engine did.
+//
+// Overload: a full engine queue must refuse a request (503, as without
+// the log) before anything is written, or a refused request would still
+// be replayed at the next start. So Submit first reserves room: the
+// engine's queued events plus those logged but not yet handed over, plus
+// the request's, must fit the queue's capacity. Other producers (Kafka)
+// and the engine's bound on queued requests can still fill the queue
+// between the check and the hand-over; the events are in the log by then,
+// so the hand-over waits for the engine to drain (Flush) rather than
+// drop them, and sift_wal_handover_waits_total counts it. The queue may
+// thus exceed its capacity by at most one group commit.
+//
+// Unlike the engine's Submit, this Submit blocks: for the write and (with
+// fsync "always") the fsync of its group, not for room in the queue.
+type Submitter struct {
+	log      *Log
+	eng      Engine
+	logger   *slog.Logger
+	inflight atomic.Int64
+	bufs     sync.Pool
+	waits    prometheus.Counter
+}
+
+// NewSubmitter returns a Submitter that logs to l and feeds eng.
+func NewSubmitter(l *Log, eng Engine, logger *slog.Logger, reg prometheus.Registerer) *Submitter {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Submitter{log: l, eng: eng, logger: logger}
+	s.bufs.New = func() any { return new(encBufs) }
+	s.waits = promauto.With(reg).NewCounter(prometheus.CounterOpts{
+		Namespace: "sift", Subsystem: "wal", Name: "handover_waits_total",
+		Help: "Times logged events found the engine queue full (filled by another producer after the capacity check) and waited for it to drain.",
+	})
+	return s
+}
+
+// Submit appends events to the log as one record, waits until it is
+// durable, and queues the events in the engine. It returns
+// ingest.ErrQueueFull, having written nothing, when the engine queue has
+// no room; ingest.ErrClosed when the log or the engine is closed.
+func (s *Submitter) Submit(events []ingest.Event) error {
+	n := int64(len(events))
+	if n == 0 {
+		return nil
+	}
+	if s.inflight.Add(n)+int64(s.eng.QueueLength()) > int64(s.eng.QueueCapacity()) {
+		s.inflight.Add(-n)
+		return ingest.ErrQueueFull
+	}
+	bufs := s.bufs.Get().(*encBufs)
+	bufs.raw = AppendEvents(bufs.raw[:0], events)
+	bufs.rec = Compress(bufs.rec[:0], bufs.raw)
+	var handErr error
+	_, err := s.log.AppendThen([][]byte{bufs.rec}, func(Pos) {
+		handErr = s.handOver(events)
+		s.inflight.Add(-n)
+	})
+	if cap(bufs.raw) <= 4<<20 {
+		s.bufs.Put(bufs)
+	}
+	if err != nil {
+		s.inflight.Add(-n) // the hand-over never ran
+		if errors.Is(err, ErrClosed) {
+			return ingest.ErrClosed
+		}
+		return fmt.Errorf("write-ahead log: %w", err)
+	}
+	return handErr
+}
+
+// encBufs are a request's record, encoded and compressed.
+type encBufs struct{ raw, rec []byte }
+
+// handOver queues logged events in the engine, waiting for room if the
+// queue filled since the check: they are in the log and must be applied.
+func (s *Submitter) handOver(events []ingest.Event) error {
+	for {
+		err := s.eng.Submit(events)
+		if !errors.Is(err, ingest.ErrQueueFull) {
+			if errors.Is(err, ingest.ErrClosed) {
+				// Shutdown began after the write (the HTTP server stops
+				// before the engine closes, so this is a race at most):
+				// the events are replayed at the next start; the
+				// producer's retry makes them at-least-once.
+				s.logger.Warn("engine closed after events were logged; they are applied at the next start", "events", len(events))
+			}
+			return err
+		}
+		s.waits.Inc()
+		if err := s.eng.Flush(context.Background()); err != nil {
+			return err
+		}
+	}
+}
+
+// Flush waits until every event handed over before the call is applied.
+func (s *Submitter) Flush(ctx context.Context) error { return s.eng.Flush(ctx) }
+
+// Replayer is the engine's recovery entry point: correlate.Engine.Replay.
+type Replayer interface {
+	Replay(now time.Time, events []ingest.Event)
+}
+
+// RecoverStats say what Recover replayed.
+type RecoverStats struct {
+	Records int
+	Events  int
+	// End is the position after the last record replayed; Clock the
+	// engine clock after it (the latest receive time).
+	End   Pos
+	Clock time.Time
+}
+
+// Recover replays the log from position from into the engine before it
+// runs: each event record is one batch, applied at the latest receive
+// time seen so far (the clock never runs backwards), as the live engine
+// applied it at its own clock. A record this siftd cannot decode stops
+// the recovery with an error naming its position.
+func Recover(l *Log, from Pos, eng Replayer) (RecoverStats, error) {
+	var st RecoverStats
+	start := from
+	err := l.Replay(from, func(end Pos, rec []byte) error {
+		switch k := RecordKind(rec); k {
+		case KindEvents:
+			// A new slice each time: the engine and its sinks keep it.
+			evs, err := DecodeEvents(rec, nil)
+			if err != nil {
+				return fmt.Errorf("write-ahead log record after %s: %w", start, err)
+			}
+			for i := range evs {
+				if evs[i].ReceivedAt.After(st.Clock) {
+					st.Clock = evs[i].ReceivedAt
+				}
+			}
+			eng.Replay(st.Clock, evs)
+			st.Events += len(evs)
+		default:
+			// Commands are not logged yet (docs/durability.md): a
+			// record of another kind comes from a newer siftd.
+			return fmt.Errorf("write-ahead log record after %s: kind %s is not supported by this siftd", start, k)
+		}
+		st.Records++
+		st.End, start = end, end
+		return nil
+	})
+	return st, err
+}
