@@ -203,3 +203,21 @@ func TestEngineQueueSlotsBoundSubmissions(t *testing.T) {
 	require.Equal(t, int64(maxQueueSlots), e.queued.Load(), "a refused submission is not counted as queued")
 	require.Equal(t, 1.0, testutil.ToFloat64(e.m.dropped))
 }
+
+func TestOfflineApplyReceivedKeepsEventTime(t *testing.T) {
+	o := NewOffline(DefaultSettings(), nil, nil)
+	// Received an hour after it started, then a second alert of the group
+	// that started 4 minutes after the first: one incident in event time.
+	a := ev(0, "alertname", "Slow", "service", "api")
+	a.ReceivedAt = t0.Add(time.Hour)
+	b := ev(4*time.Minute, "alertname", "Slow", "service", "api", "instance", "2")
+	b.ReceivedAt = t0.Add(time.Hour + time.Second)
+	o.ApplyReceived([]ingest.Event{a, b})
+	require.Equal(t, t0.Add(time.Hour+time.Second), o.Clock())
+	incs := o.Incidents()
+	require.Len(t, incs, 1)
+	require.Equal(t, t0.Add(time.Hour), incs[0].OpenedAt, "opened when received")
+	got, ok := o.Alert(a.Fingerprint)
+	require.True(t, ok)
+	require.Equal(t, t0, got.StartsAt(), "its own start kept")
+}

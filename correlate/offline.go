@@ -63,6 +63,22 @@ func (o *Offline) Apply(events []ingest.Event) {
 	o.record(o.st.apply(o.clock, events, &o.set))
 }
 
+// ApplyReceived applies events recorded with their receive times (from
+// history or the write-ahead log), keeping their own start times: the
+// clock follows ReceivedAt, never running backwards, as the live engine's
+// did.
+func (o *Offline) ApplyReceived(events []ingest.Event) {
+	for i := range events {
+		e := &events[i]
+		if e.ReceivedAt.After(o.clock) {
+			o.clock = e.ReceivedAt
+		}
+		e.ReceivedAt = o.clock
+	}
+	o.stats.Events += len(events)
+	o.record(o.st.apply(o.clock, events, &o.set))
+}
+
 // Advance runs the timers due by t.
 func (o *Offline) Advance(t time.Time) {
 	if t.After(o.clock) {

@@ -74,7 +74,7 @@ func replayHistory(src historySource, from, to time.Time, eng *correlate.Offline
 		n      int
 	)
 	flush := func() {
-		eng.Apply(batch)
+		eng.ApplyReceived(batch)
 		for i := range batch {
 			cand := noIncident
 			if a, ok := eng.Alert(batch[i].Fingerprint); ok && a.IncidentSeq != 0 && a.Suppressed == "" {
@@ -86,9 +86,9 @@ func replayHistory(src historySource, from, to time.Time, eng *correlate.Offline
 	}
 	err := src.ScanEvents(context.Background(), from, to, func(se *history.StoredEvent) error {
 		ev := se.Event
-		// The live engine may have clamped the event's own time; the
-		// replay follows the time it was received, as the live one did.
-		ev.StartsAt = ev.ReceivedAt
+		// The clock follows the time each event was received, as the live
+		// engine's did; the event keeps its own start time (grouping
+		// windows run in event time).
 		batch = append(batch, ev)
 		a := se.IncidentID
 		if a == "" {
