@@ -53,14 +53,9 @@ func (o *Offline) Clock() time.Time { return o.clock }
 // backwards.
 func (o *Offline) Apply(events []ingest.Event) {
 	for i := range events {
-		e := &events[i]
-		if e.StartsAt.After(o.clock) {
-			o.clock = e.StartsAt
-		}
-		e.ReceivedAt = o.clock
+		events[i].ReceivedAt = events[i].StartsAt
 	}
-	o.stats.Events += len(events)
-	o.record(o.st.apply(o.clock, events, &o.set))
+	o.ApplyReceived(events)
 }
 
 // ApplyReceived applies events recorded with their receive times (from
