@@ -168,9 +168,6 @@ func New(o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.history != nil {
-		a.engine.Subscribe(a.history.writer)
-	}
 	if a.notify, err = newNotify(cfg, &o, reg, a.engine); err != nil {
 		return nil, err
 	}
@@ -387,6 +384,13 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		a.closeWAL()
 		a.stopHistory()
 		return err
+	}
+	// The sinks see the engine's batches from here on, not the replayed
+	// ones: history gives events ids per writer start, so a replay would
+	// store them twice, and notify would page twice (docs/durability.md:
+	// sinks resuming from recorded positions is the remaining work).
+	if a.history != nil {
+		a.engine.Subscribe(a.history.writer)
 	}
 	a.notify.subscribe(a.engine)
 	engineErr := make(chan error, 1)
