@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -21,14 +20,7 @@ import (
 // and requires the alerts API to show exactly the acknowledged events,
 // counts included; twice, the second time with requests in flight.
 func TestBinaryCrashRecovery(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "siftd")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
+	dir, bin := buildSiftd(t)
 	storage := filepath.Join(dir, "data")
 
 	// acked counts the acknowledged events by instance.

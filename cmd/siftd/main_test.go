@@ -17,18 +17,26 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// buildSiftd builds the binary into a temporary directory, which the
+// test may use for its files too; binary tests skip under -short.
+func buildSiftd(t *testing.T) (dir, bin string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir = t.TempDir()
+	bin = filepath.Join(dir, "siftd")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	require.NoError(t, build.Run())
+	return dir, bin
+}
+
 // TestBinarySignals runs the real siftd binary, as Alertmanager's
 // acceptance tests do: SIGHUP reloads the config (a bad file is refused
 // and the old one kept), SIGTERM shuts down cleanly with exit code 0.
 func TestBinarySignals(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "siftd")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
+	dir, bin := buildSiftd(t)
 
 	cfg := filepath.Join(dir, "sift.yml")
 	require.NoError(t, os.WriteFile(cfg, []byte("engine:\n  resolve_timeout: 5m\n"), 0o644))
