@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +23,8 @@ type client struct {
 	url    string
 	output string
 	hc     *http.Client
+	// timeout bounds a request when hc is nil; 30s when 0.
+	timeout time.Duration
 }
 
 func (c *client) flags(cmd *kingpin.CmdClause) {
@@ -47,7 +50,7 @@ func (c *client) do(method, path string, body any, v any) error {
 	req.Header.Set("Content-Type", "application/json")
 	hc := c.hc
 	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
+		hc = &http.Client{Timeout: cmp.Or(c.timeout, 30*time.Second)}
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

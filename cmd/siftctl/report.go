@@ -20,13 +20,12 @@ import (
 // reportOptions are the flags of siftctl report: the analytics of a
 // running siftd (GET /api/v1/analytics/...), printed as tables or JSON.
 type reportOptions struct {
-	url, output   string
+	client
 	from, to      string
 	since         string
 	limit         int
 	minChanges    int
 	now           func() time.Time
-	hc            *http.Client
 	recurring     *kingpin.CmdClause
 	mtt, noise    *kingpin.CmdClause
 	reportCommand *kingpin.CmdClause
@@ -34,8 +33,9 @@ type reportOptions struct {
 
 func (o *reportOptions) register(a *kingpin.Application) {
 	o.reportCommand = a.Command("report", "Print history analytics of a running siftd (needs history in ClickHouse).")
-	o.reportCommand.Flag("url", "siftd's base URL.").Default("http://127.0.0.1:9095").Envar("SIFTCTL_URL").StringVar(&o.url)
-	o.reportCommand.Flag("output", "Output format: table or json.").Short('o').Default("table").EnumVar(&o.output, "table", "json")
+	o.client.flags(o.reportCommand)
+	// Analytics may take the server's whole query timeout.
+	o.timeout = 2 * history.QueryTimeout
 	o.reportCommand.Flag("since", "Report on this long before --to (e.g. 7d, 12h); ignored with --from.").Default("30d").StringVar(&o.since)
 	o.reportCommand.Flag("from", "Start of the range (RFC 3339 or Unix seconds).").StringVar(&o.from)
 	o.reportCommand.Flag("to", "End of the range (RFC 3339 or Unix seconds); default now.").StringVar(&o.to)
@@ -80,33 +80,6 @@ func (o *reportOptions) query(limit bool) (url.Values, error) {
 	return q, nil
 }
 
-// get decodes the JSON answer of a GET into v; any other answer than 200
-// is an error with the API's message.
-func (o *reportOptions) get(path string, q url.Values, v any) error {
-	hc := o.hc
-	if hc == nil {
-		hc = &http.Client{Timeout: 2 * history.QueryTimeout}
-	}
-	u := strings.TrimRight(o.url, "/") + path + "?" + q.Encode()
-	resp, err := hc.Get(u)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct{ Message string }
-		if json.Unmarshal(raw, &e) == nil && e.Message != "" {
-			return fmt.Errorf("GET %s: %d: %s", path, resp.StatusCode, e.Message)
-		}
-		return fmt.Errorf("GET %s: %d: %s", path, resp.StatusCode, strings.TrimSpace(string(raw)))
-	}
-	return json.Unmarshal(raw, v)
-}
-
 // report runs the report subcommand cmd.
 func report(o *reportOptions, cmd string, stdout, stderr io.Writer) int {
 	fail := func(err error) int {
@@ -136,7 +109,7 @@ func report(o *reportOptions, cmd string, stdout, stderr io.Writer) int {
 	if cmd == o.noise.FullCommand() {
 		q.Set("min_changes", strconv.Itoa(o.minChanges))
 	}
-	if err := o.get(path, q, v); err != nil {
+	if err := o.do(http.MethodGet, path+"?"+q.Encode(), nil, v); err != nil {
 		return fail(err)
 	}
 	if o.output == "json" {
