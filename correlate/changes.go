@@ -140,26 +140,16 @@ func (s *state) probableChanges(inc *incident.Incident, set *Settings) []inciden
 // brings the probable changes of open incidents up to date (a CD pipeline
 // may report a deploy only once it finished).
 func (s *state) applyChanges(now time.Time, cs []ChangeEvent, set *Settings) *Batch {
-	b := &Batch{Now: now}
-	tx := lazyTxn{db: s.db}
-	s.applyNo++
-	at := unixNano(now)
-	s.runTimers(&tx, at, set, b)
-	s.addChanges(&tx, cs)
-	s.pruneChanges(&tx, now, set)
-	for _, is := range s.incidents {
-		if !is.row.State.Open() || is.removed {
-			continue
+	return s.command(now, set, func(tx *lazyTxn, at int64, _ *Batch) {
+		s.addChanges(tx, cs)
+		s.pruneChanges(tx, now, set)
+		for _, is := range s.incidents {
+			if !is.row.State.Open() || is.removed {
+				continue
+			}
+			if pc := s.probableChanges(is.row, set); !slices.Equal(pc, is.row.ProbableChanges) {
+				s.mut(is, at).ProbableChanges = pc
+			}
 		}
-		if pc := s.probableChanges(is.row, set); !slices.Equal(pc, is.row.ProbableChanges) {
-			s.mut(is, at).ProbableChanges = pc
-		}
-	}
-	s.flushIncidents(&tx, b, set)
-	tx.commit()
-	if len(b.Changes) > 0 {
-		s.seq++
-		b.Seq = s.seq
-	}
-	return b
+	})
 }

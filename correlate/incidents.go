@@ -567,21 +567,15 @@ func causeTitle(title, ci string, info CIInfo) string {
 // act applies a user's action at now in a batch of its own, after the
 // timers due by then.
 func (s *state) act(now time.Time, a *incident.Action, set *Settings) (*incident.Incident, *Batch, error) {
-	b := &Batch{Now: now}
-	tx := lazyTxn{db: s.db}
-	s.applyNo++
-	at := unixNano(now)
-	s.runTimers(&tx, at, set, b)
-	inc, err := s.actOn(a, at, set)
-	if err == nil {
-		b.Actions = append(b.Actions, *a)
-	}
-	s.flushIncidents(&tx, b, set)
-	tx.commit()
-	if len(b.Changes) > 0 {
-		s.seq++
-		b.Seq = s.seq
-	}
+	var (
+		inc *incident.Incident
+		err error
+	)
+	b := s.command(now, set, func(_ *lazyTxn, at int64, b *Batch) {
+		if inc, err = s.actOn(a, at, set); err == nil {
+			b.Actions = append(b.Actions, *a)
+		}
+	})
 	return inc, b, err
 }
 

@@ -176,26 +176,17 @@ func (e *Engine) PruneNotifications(ctx context.Context) (int, error) {
 // applyNotify applies a notification-log command at now in a batch of its
 // own, after the timers due by then (as act does).
 func (s *state) applyNotify(now time.Time, op *notifyOp, set *Settings) (any, *Batch, error) {
-	b := &Batch{Now: now}
-	tx := lazyTxn{db: s.db}
-	s.applyNo++
-	at := unixNano(now)
-	s.runTimers(&tx, at, set, b)
 	var (
 		v   any
 		err error
 	)
-	if op.prune {
-		v, err = s.pruneNotifications(&tx)
-	} else {
-		v, err = s.recordNotification(&tx, op.record, now, at)
-	}
-	s.flushIncidents(&tx, b, set)
-	tx.commit()
-	if len(b.Changes) > 0 {
-		s.seq++
-		b.Seq = s.seq
-	}
+	b := s.command(now, set, func(tx *lazyTxn, at int64, _ *Batch) {
+		if op.prune {
+			v, err = s.pruneNotifications(tx)
+		} else {
+			v, err = s.recordNotification(tx, op.record, now, at)
+		}
+	})
 	return v, b, err
 }
 

@@ -155,22 +155,12 @@ func (s *state) unlink(p *probState, is *incState, at int64) {
 // updateProblem applies a user's change to a problem at now, in a batch of
 // its own.
 func (s *state) updateProblem(now time.Time, u *incident.ProblemUpdate, set *Settings) (*incident.Problem, *Batch, error) {
-	b := &Batch{Now: now}
-	tx := lazyTxn{db: s.db}
-	s.applyNo++
-	at := unixNano(now)
-	s.runTimers(&tx, at, set, b)
-	p, err := s.changeProblem(u, at)
-	s.flushIncidents(&tx, b, set)
-	tx.commit()
-	if len(b.Changes) > 0 {
-		s.seq++
-		b.Seq = s.seq
-	}
-	if err != nil {
-		return nil, b, err
-	}
-	return p, b, nil
+	var (
+		p   *incident.Problem
+		err error
+	)
+	b := s.command(now, set, func(_ *lazyTxn, at int64, _ *Batch) { p, err = s.changeProblem(u, at) })
+	return p, b, err
 }
 
 func (s *state) changeProblem(u *incident.ProblemUpdate, at int64) (*incident.Problem, error) {

@@ -577,6 +577,26 @@ func (s *state) resolveExpired(tx *lazyTxn, e *entry, set *Settings, b *Batch) {
 	b.Changes = append(b.Changes, Change{Kind: AlertResolved, Alert: &a, Expired: true})
 }
 
+// command runs fn, a user's or a sink's command, at now in a batch of its
+// own: the timers due by then first, then fn, then the incidents and
+// problems it changed, all in one write transaction. The batch has a
+// sequence number if anything changed.
+func (s *state) command(now time.Time, set *Settings, fn func(tx *lazyTxn, at int64, b *Batch)) *Batch {
+	b := &Batch{Now: now}
+	tx := lazyTxn{db: s.db}
+	s.applyNo++
+	at := unixNano(now)
+	s.runTimers(&tx, at, set, b)
+	fn(&tx, at, b)
+	s.flushIncidents(&tx, b, set)
+	tx.commit()
+	if len(b.Changes) > 0 {
+		s.seq++
+		b.Seq = s.seq
+	}
+	return b
+}
+
 // runTimers fires every alert and incident timer due at or before now, in
 // time order across the two heaps (alerts first at equal times). Called
 // before each event with its receive time and at the end of a batch with
