@@ -247,7 +247,6 @@ func (s *state) openIncident(rule *rules.CorrelationRule, key string, a *Alert, 
 	s.incidents[inc.Seq] = is
 	s.groups[is.key()] = is
 	s.dirty = append(s.dirty, is)
-	s.opened = append(s.opened, is)
 	return is
 }
 
@@ -510,10 +509,6 @@ func (s *state) flushIncidents(tx *lazyTxn, b *Batch, set *Settings) {
 	if len(s.recaused) > 0 {
 		s.remarkSymptoms(tx, b)
 	}
-	opened := map[*incState]bool{}
-	for _, is := range s.opened {
-		opened[is] = true
-	}
 	for _, is := range s.dirty {
 		s.trackSLA(is, unixNano(b.Now), set)
 		if open := is.row.State.Open() && !is.removed; open != is.counted {
@@ -525,7 +520,7 @@ func (s *state) flushIncidents(tx *lazyTxn, b *Batch, set *Settings) {
 			}
 		}
 		kind := IncidentUpdated
-		if opened[is] {
+		if is.row.Version == 1 { // one version per batch: the first is the opening
 			kind = IncidentOpened
 		}
 		b.Changes = append(b.Changes, Change{Kind: kind, Incident: is.row})
@@ -539,7 +534,7 @@ func (s *state) flushIncidents(tx *lazyTxn, b *Batch, set *Settings) {
 			tx.deleteIncident(is.row)
 		}
 	}
-	s.dirty, s.opened, s.removedInc = s.dirty[:0], s.opened[:0], s.removedInc[:0]
+	s.dirty, s.removedInc = s.dirty[:0], s.removedInc[:0]
 }
 
 func alertTitle(a *Alert) string {

@@ -74,7 +74,6 @@ func (s *state) openProblem(sig string, is *incState, at int64) *probState {
 	}, touched: s.applyNo, cis: map[string]struct{}{}}
 	s.problems[p.row.Seq] = p
 	s.dirtyProb = append(s.dirtyProb, p)
-	s.openedProb = append(s.openedProb, p)
 	return p
 }
 
@@ -231,11 +230,11 @@ func (s *state) changeProblem(u *incident.ProblemUpdate, at int64) (*incident.Pr
 func (s *state) flushProblems(tx *lazyTxn, b *Batch) {
 	for _, p := range s.dirtyProb {
 		kind := ProblemUpdated
-		if slices.Contains(s.openedProb, p) {
+		if p.row.Version == 1 {
 			kind = ProblemOpened
 		}
 		tx.insertProblem(p.row)
 		b.Changes = append(b.Changes, Change{Kind: kind, Problem: p.row})
 	}
-	s.dirtyProb, s.openedProb = s.dirtyProb[:0], s.openedProb[:0]
+	s.dirtyProb = s.dirtyProb[:0]
 }

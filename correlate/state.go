@@ -219,11 +219,10 @@ type state struct {
 	// changes are the change events within the lookback, by start.
 	changes []ChangeEvent
 
-	sigs       map[string]*sigState
-	problems   map[uint64]*probState
-	probSeq    uint64
-	dirtyProb  []*probState
-	openedProb []*probState
+	sigs      map[string]*sigState
+	problems  map[uint64]*probState
+	probSeq   uint64
+	dirtyProb []*probState
 
 	incidents map[uint64]*incState
 	// groups holds, by rule and group key, the newest incident not yet
@@ -241,11 +240,10 @@ type state struct {
 	silences []*Silence
 	mutedBy  map[string][]model.Fingerprint
 	silSeq   uint64
-	// applyNo counts apply calls; dirty, opened and removedInc are the
-	// incidents this one changed, opened and removed.
+	// applyNo counts apply calls; dirty and removedInc are the incidents
+	// this one changed and removed.
 	applyNo    uint64
 	dirty      []*incState
-	opened     []*incState
 	removedInc []*incState
 	// active counts firing alerts by severity.
 	active [len(severityIndex)]int
