@@ -48,7 +48,6 @@ type incState struct {
 	rule *rules.CorrelationRule
 	// firing counts the incident's firing alerts by severity.
 	firing [len(severityIndex)]int
-	nFire  int
 	// firstEvent and lastEvent bound the event times of the alerts that
 	// joined (Unix nanoseconds): the rule's max duration and window.
 	firstEvent, lastEvent int64
@@ -113,6 +112,15 @@ func (is *incState) hasCI(ci string) bool {
 		}
 	}
 	return false
+}
+
+// firingCount is how many of the incident's alerts fire.
+func (is *incState) firingCount() int {
+	n := 0
+	for _, c := range is.firing {
+		n += c
+	}
+	return n
 }
 
 func (is *incState) key() string { return groupID(is.rule, is.row.GroupKey) }
@@ -280,7 +288,6 @@ func (s *state) join(is *incState, e *entry, a *Alert, evt, recv int64, set *Set
 		inc.Log(incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryAlertFiring, Fingerprint: a.Fingerprint.String(), Text: alertTitle(a)})
 	}
 	is.firing[a.Severity]++
-	is.nFire++
 	is.lastEvent = max(is.lastEvent, evt)
 	inc.LastAlertAt = fromUnixNano(is.lastEvent)
 	if is.due != 0 && inc.State.Open() {
@@ -412,9 +419,8 @@ func (s *state) alertResolved(e *entry, a *Alert, sev ingest.Severity, at int64,
 	inc := s.mut(is, at)
 	now := fromUnixNano(at)
 	is.firing[sev]--
-	is.nFire--
 	inc.Log(incident.Entry{At: now, Actor: incident.SystemActor, Kind: incident.EntryAlertResolve, Fingerprint: a.Fingerprint.String(), Text: alertTitle(a)})
-	if is.nFire == 0 && inc.State.Open() {
+	if is.firingCount() == 0 && inc.State.Open() {
 		s.scheduleInc(is, at+int64(set.ResolveHold))
 		return
 	}
@@ -460,7 +466,7 @@ func (s *state) incidentTimer(t timer, set *Settings) {
 	is.due = 0
 	switch st := is.row.State; {
 	case st.Open():
-		if is.nFire == 0 {
+		if is.firingCount() == 0 {
 			s.mut(is, at).AutoResolve(fromUnixNano(at))
 			s.scheduleInc(is, at+int64(set.CloseAfter))
 		}
