@@ -102,30 +102,43 @@ type Page struct {
 // incident with sequence number before on (0: from the newest).
 func List(txn *memdb.Txn, f *Filter, before uint64, limit int) (Page, error) {
 	page := Page{Incidents: []JSON{}}
+	incs, next, err := newestFirst(txn, Table, before, limit, f.Matches, (*Incident).ID)
+	for _, inc := range incs {
+		page.Incidents = append(page.Incidents, inc.ToJSON(false))
+	}
+	page.NextPageToken = next
+	return page, err
+}
+
+// newestFirst walks a table indexed by sequence number newest first, from
+// before on (0: the newest), and returns up to limit rows that keep
+// accepts and the id of the next such row, the page token ("" at the
+// end).
+func newestFirst[T any](txn *memdb.Txn, table string, before uint64, limit int, keep func(T) bool, id func(T) string) ([]T, string, error) {
 	var (
 		it  memdb.ResultIterator
 		err error
 	)
 	if before == 0 {
-		it, err = txn.GetReverse(Table, "id")
+		it, err = txn.GetReverse(table, "id")
 	} else {
-		it, err = txn.ReverseLowerBound(Table, "id", before)
+		it, err = txn.ReverseLowerBound(table, "id", before)
 	}
 	if err != nil {
-		return page, err
+		return nil, "", err
 	}
+	var out []T
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		inc := raw.(*Incident)
-		if !f.Matches(inc) {
+		row := raw.(T)
+		if !keep(row) {
 			continue
 		}
-		if len(page.Incidents) == limit {
-			page.NextPageToken = inc.ID()
-			break
+		if len(out) == limit {
+			return out, id(row), nil
 		}
-		page.Incidents = append(page.Incidents, inc.ToJSON(false))
+		out = append(out, row)
 	}
-	return page, nil
+	return out, "", nil
 }
 
 func (a *API) list(w http.ResponseWriter, r *http.Request) {

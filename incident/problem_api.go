@@ -35,30 +35,15 @@ type ProblemPage struct {
 // newest).
 func ListProblems(txn *memdb.Txn, state *ProblemState, signature string, before uint64, limit int) (ProblemPage, error) {
 	page := ProblemPage{Problems: []ProblemJSON{}}
-	var (
-		it  memdb.ResultIterator
-		err error
-	)
-	if before == 0 {
-		it, err = txn.GetReverse(ProblemTable, "id")
-	} else {
-		it, err = txn.ReverseLowerBound(ProblemTable, "id", before)
+	keep := func(p *Problem) bool {
+		return (state == nil || p.State == *state) && (signature == "" || p.Signature == signature)
 	}
-	if err != nil {
-		return page, err
-	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		p := raw.(*Problem)
-		if state != nil && p.State != *state || signature != "" && p.Signature != signature {
-			continue
-		}
-		if len(page.Problems) == limit {
-			page.NextPageToken = p.ID()
-			break
-		}
+	ps, next, err := newestFirst(txn, ProblemTable, before, limit, keep, (*Problem).ID)
+	for _, p := range ps {
 		page.Problems = append(page.Problems, p.ToJSON())
 	}
-	return page, nil
+	page.NextPageToken = next
+	return page, err
 }
 
 func (a *API) listProblems(w http.ResponseWriter, r *http.Request) {
