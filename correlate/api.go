@@ -1,7 +1,6 @@
 package correlate
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -276,16 +275,7 @@ func (a *API) addChanges(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, httpapi.Error{Code: http.StatusRequestEntityTooLarge, Message: err.Error()})
 		return
 	}
-	var cs []ChangeEvent
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '{' {
-		var c ChangeEvent
-		err = dec.Decode(&c)
-		cs = []ChangeEvent{c}
-	} else {
-		err = dec.Decode(&cs)
-	}
+	cs, err := DecodeChanges(raw)
 	if err != nil {
 		httpapi.BadParam(w, "body", err)
 		return

@@ -1,7 +1,9 @@
 package correlate
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -35,6 +37,33 @@ func (c *ChangeEvent) Validate() error {
 		return fieldErr("start", "required (RFC 3339)")
 	case !c.End.IsZero() && c.End.Before(c.Start):
 		return fieldErr("end", "must not be before start")
+	}
+	return nil
+}
+
+// DecodeChanges reads one change event or a JSON array of them, as POST
+// /api/v1/changes and siftctl replay --changes take them; unknown fields
+// are errors. It does not validate them (the engine does).
+func DecodeChanges(b []byte) ([]ChangeEvent, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
+		var c ChangeEvent
+		if err := dec.Decode(&c); err != nil {
+			return nil, err
+		}
+		return []ChangeEvent{c}, nil
+	}
+	var cs []ChangeEvent
+	return cs, dec.Decode(&cs)
+}
+
+// validateChanges checks each change event, naming the bad one's index.
+func validateChanges(cs []ChangeEvent) error {
+	for i := range cs {
+		if err := cs[i].Validate(); err != nil {
+			return &IndexedError{Index: i, Err: err}
+		}
 	}
 	return nil
 }

@@ -456,10 +456,8 @@ func (e *Engine) UpdateProblem(ctx context.Context, u incident.ProblemUpdate) (*
 // AddChanges validates and keeps change events (for change_lookback); the
 // probable changes of open incidents follow.
 func (e *Engine) AddChanges(ctx context.Context, cs []ChangeEvent) error {
-	for i := range cs {
-		if err := cs[i].Validate(); err != nil {
-			return &IndexedError{Index: i, Err: err}
-		}
+	if err := validateChanges(cs); err != nil {
+		return err
 	}
 	_, err := e.command(ctx, item{changes: cs})
 	return err

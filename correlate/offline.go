@@ -138,10 +138,8 @@ func (o *Offline) Incidents() []*incident.Incident {
 // current clock. Replay adds them all before the events: only their start
 // times matter.
 func (o *Offline) AddChanges(cs []ChangeEvent) error {
-	for i := range cs {
-		if err := cs[i].Validate(); err != nil {
-			return &IndexedError{Index: i, Err: err}
-		}
+	if err := validateChanges(cs); err != nil {
+		return err
 	}
 	o.record(o.st.applyChanges(o.clock, cs, &o.set))
 	return nil

@@ -190,35 +190,21 @@ func replayChanges(eng *correlate.Offline, path string, fail func(string, ...any
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 8<<20)
-	var all []correlate.ChangeEvent
 	for line := 1; sc.Scan(); line++ {
 		b := bytes.TrimSpace(sc.Bytes())
 		if len(b) == 0 || b[0] == '#' {
 			continue
 		}
-		var cs []correlate.ChangeEvent
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if b[0] == '{' {
-			var c correlate.ChangeEvent
-			err = dec.Decode(&c)
-			cs = append(cs, c)
-		} else {
-			err = dec.Decode(&cs)
-		}
-		for i := 0; err == nil && i < len(cs); i++ {
-			err = cs[i].Validate()
+		cs, err := correlate.DecodeChanges(b)
+		if err == nil {
+			err = eng.AddChanges(cs)
 		}
 		if err != nil {
 			return fail("%s:%d: %v", path, line, err)
 		}
-		all = append(all, cs...)
 	}
 	if err := sc.Err(); err != nil {
 		return fail("reading %s: %v", path, err)
-	}
-	if err := eng.AddChanges(all); err != nil {
-		return fail("%s: %v", path, err)
 	}
 	return 0
 }
