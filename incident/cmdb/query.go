@@ -86,30 +86,48 @@ func (g *Graph) reach(id string, adj *adjacency, maxHops int, types RelTypes) []
 	if !ok {
 		return nil
 	}
-	limit := hopLimit(maxHops)
 	w := g.walker()
 	defer g.release(w)
 	s, _ := w.begin()
+	var out []Reach
+	g.bfs(w, s, start, [2]*adjacency{adj}, hopLimit(maxHops), types, func(node int32, hops int) bool {
+		out = append(out, Reach{CI: &g.cis[node], Hops: hops})
+		return true
+	})
+	return out
+}
+
+// bfs walks from start level by level, within limit hops, over the
+// relations of types in adjs (one adjacency, or both for either
+// direction), marking visited nodes with stamp s of w. visit gets each
+// node as it is first reached, with its distance, and returns false to
+// stop the walk.
+func (g *Graph) bfs(w *walker, s uint32, start int32, adjs [2]*adjacency, limit int, types RelTypes, visit func(node int32, hops int) bool) {
 	w.stamp[start] = s
 	cur := append(w.cur[:0], start)
 	next := w.next[:0]
-	var out []Reach
+	defer func() { w.cur, w.next = cur[:0], next[:0] }()
 	for hops := 1; hops <= limit && len(cur) > 0; hops++ {
 		next = next[:0]
 		for _, u := range cur {
-			for _, e := range adj.of(u) {
-				if !types.Has(e.typ) || w.stamp[e.node] == s {
+			for _, adj := range adjs {
+				if adj == nil {
 					continue
 				}
-				w.stamp[e.node] = s
-				next = append(next, e.node)
-				out = append(out, Reach{CI: &g.cis[e.node], Hops: hops})
+				for _, e := range adj.of(u) {
+					if !types.Has(e.typ) || w.stamp[e.node] == s {
+						continue
+					}
+					w.stamp[e.node] = s
+					next = append(next, e.node)
+					if !visit(e.node, hops) {
+						return
+					}
+				}
 			}
 		}
 		cur, next = next, cur
 	}
-	w.cur, w.next = cur, next
-	return out
 }
 
 // Linked reports whether CIs a and b are linked within maxHops relations
@@ -200,33 +218,22 @@ func (g *Graph) LinkedToAny(id string, others []string, maxHops int, types RelTy
 	if found >= 0 {
 		return found, 0, true
 	}
-	limit := hopLimit(maxHops)
-	w.stamp[start] = s
-	cur := append(w.cur[:0], start)
-	next := w.next[:0]
-	defer func() { w.cur, w.next = cur, next }()
-	for h := 1; h <= limit && len(cur) > 0; h++ {
-		next = next[:0]
-		for _, u := range cur {
-			for _, adj := range [2]*adjacency{&g.up, &g.down} {
-				for _, e := range adj.of(u) {
-					if !types.Has(e.typ) || w.stamp[e.node] == s {
-						continue
-					}
-					w.stamp[e.node] = s
-					next = append(next, e.node)
-					if w.tstamp[e.node] == t && (found < 0 || int(w.slot[e.node]) < found) {
-						found = int(w.slot[e.node])
-					}
-				}
-			}
+	// The nearest level with a target decides; among its targets the
+	// lowest index: finish that level, stop at the next one.
+	foundAt := 0
+	g.bfs(w, s, start, [2]*adjacency{&g.up, &g.down}, hopLimit(maxHops), types, func(node int32, h int) bool {
+		if found >= 0 && h > foundAt {
+			return false
 		}
-		if found >= 0 {
-			return found, h, true
+		if w.tstamp[node] == t && (found < 0 || int(w.slot[node]) < found) {
+			found, foundAt = int(w.slot[node]), h
 		}
-		cur, next = next, cur
+		return true
+	})
+	if found < 0 {
+		return 0, 0, false
 	}
-	return 0, 0, false
+	return found, foundAt, true
 }
 
 // MostUpstream names the probable cause among a set of CIs (say, those of
@@ -309,46 +316,30 @@ func (g *Graph) Near(id string, maxHops int, types RelTypes, f func(*CI) bool) {
 	if types == 0 {
 		types = AllRelTypes
 	}
-	limit := hopLimit(maxHops)
 	w := g.walker()
 	defer g.release(w)
 	s, _ := w.begin()
-	w.stamp[start] = s
-	cur := append(w.cur[:0], start)
-	next := w.next[:0]
-	defer func() { w.cur, w.next = cur[:0], next[:0] }()
-	for hops := 1; hops <= limit && len(cur) > 0; hops++ {
-		next = next[:0]
-		for _, u := range cur {
-			for _, adj := range [2]*adjacency{&g.up, &g.down} {
-				for _, e := range adj.of(u) {
-					if !types.Has(e.typ) || w.stamp[e.node] == s {
-						continue
-					}
-					w.stamp[e.node] = s
-					next = append(next, e.node)
-					if !f(&g.cis[e.node]) {
-						return
-					}
-				}
-			}
-		}
-		cur, next = next, cur
-	}
+	g.bfs(w, s, start, [2]*adjacency{&g.up, &g.down}, hopLimit(maxHops), types, func(node int32, _ int) bool {
+		return f(&g.cis[node])
+	})
 }
 
 // DependsOn reports whether CI a needs CI b through a chain of at most
 // maxHops relations of any type followed from -> to: a failure of b
 // explains an alert on a.
 func (g *Graph) DependsOn(a, b string, maxHops int) bool {
-	pb, ok := g.byID[b]
-	if !ok {
+	pa, okA := g.byID[a]
+	pb, okB := g.byID[b]
+	if !okA || !okB {
 		return false
 	}
-	for _, r := range g.reach(a, &g.up, maxHops, AllRelTypes) {
-		if r.CI.pos == pb {
-			return true
-		}
-	}
-	return false
+	w := g.walker()
+	defer g.release(w)
+	st, _ := w.begin()
+	found := false
+	g.bfs(w, st, pa, [2]*adjacency{&g.up}, hopLimit(maxHops), AllRelTypes, func(node int32, _ int) bool {
+		found = node == pb
+		return !found
+	})
+	return found
 }
