@@ -101,7 +101,10 @@ type item struct {
 	problem *incident.ProblemUpdate
 	// changes, when set, are change events to keep.
 	changes []ChangeEvent
-	reply   chan commandResult
+	// reply is set on every command (e.command): a command is applied
+	// after everything before it, in a batch of its own, and its outcome
+	// goes there.
+	reply chan commandResult
 
 	// notify, when set, records in or prunes the notification log.
 	notify *notifyOp
@@ -301,7 +304,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				flush()
 				continue
 			}
-			if it.action != nil || it.silence != nil || it.problem != nil || it.changes != nil || it.notify != nil {
+			if it.reply != nil { // a command
 				flush()
 				e.applyCommand(it)
 				continue
