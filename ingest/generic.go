@@ -49,59 +49,40 @@ func parseGenericEvent(s *scanner, b *builder, i, depth int, receivedAt time.Tim
 		sevSlot      = -1
 		srcSlot      = -1
 	)
-	s.pos++ // {
-	if c := s.ws(); c == '}' {
-		s.pos++
-	} else {
-		for {
-			k, ferr := s.key(c)
-			if ferr != nil {
-				return ferr
-			}
-			if s.peek() == 'n' {
-				ferr = s.null()
-			} else {
-				switch string(k) {
-				case "labels":
-					haveLabels = true
-					ferr = s.stringObject(b, i, "labels", &b.labels)
-				case "annotations":
-					ferr = s.stringObject(b, i, "annotations", &b.annots)
-				case "severity":
-					if s.peek() != '"' {
-						ferr = fieldErr(i, "severity", "must be a string")
-					} else {
-						sevSlot, ferr = s.extraString(b)
-					}
-				case "source":
-					if s.peek() != '"' {
-						ferr = fieldErr(i, "source", "must be a string")
-					} else {
-						srcSlot, ferr = s.extraString(b)
-					}
-				case "status":
-					ferr = s.status(i, e)
-				case "timestamp":
-					e.StartsAt, ferr = s.time(i, "timestamp")
-				case "identity":
-					haveIdentity = true
-					ferr = s.identity(b, i)
-				default:
-					ferr = s.skipValue(depth)
-				}
-			}
-			if ferr != nil {
-				return ferr
-			}
-			more, ferr := s.next('}')
-			if ferr != nil {
-				return ferr
-			}
-			if !more {
-				break
-			}
-			c = s.peek()
+	ferr := s.fields(func(k []byte) (ferr *FieldError) {
+		if s.peek() == 'n' {
+			return s.null()
 		}
+		switch string(k) {
+		case "labels":
+			haveLabels = true
+			return s.stringObject(b, i, "labels", &b.labels)
+		case "annotations":
+			return s.stringObject(b, i, "annotations", &b.annots)
+		case "severity":
+			if s.peek() != '"' {
+				return fieldErr(i, "severity", "must be a string")
+			}
+			sevSlot, ferr = s.extraString(b)
+		case "source":
+			if s.peek() != '"' {
+				return fieldErr(i, "source", "must be a string")
+			}
+			srcSlot, ferr = s.extraString(b)
+		case "status":
+			return s.status(i, e)
+		case "timestamp":
+			e.StartsAt, ferr = s.time(i, "timestamp")
+		case "identity":
+			haveIdentity = true
+			return s.identity(b, i)
+		default:
+			return s.skipValue(depth)
+		}
+		return ferr
+	})
+	if ferr != nil {
+		return ferr
 	}
 	if !haveLabels || len(b.labels) == 0 {
 		return fieldErr(i, "labels", "missing: an event needs at least one label")

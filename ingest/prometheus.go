@@ -49,53 +49,36 @@ func parsePrometheusAlert(s *scanner, b *builder, i int, receivedAt time.Time, e
 		haveLabels bool
 		urlSlot    = -1
 	)
-	s.pos++ // {
-	if c := s.ws(); c == '}' {
-		s.pos++
-	} else {
-		for {
-			k, ferr := s.key(c)
-			if ferr != nil {
-				return ferr
+	ferr := s.fields(func(k []byte) (ferr *FieldError) {
+		switch string(k) {
+		case "labels":
+			haveLabels = true
+			return s.stringObject(b, i, "labels", &b.labels)
+		case "annotations":
+			if s.peek() == 'n' {
+				return s.null()
 			}
-			switch string(k) {
-			case "labels":
-				haveLabels = true
-				ferr = s.stringObject(b, i, "labels", &b.labels)
-			case "annotations":
-				if s.peek() == 'n' {
-					ferr = s.null()
-				} else {
-					ferr = s.stringObject(b, i, "annotations", &b.annots)
-				}
-			case "startsAt":
-				e.StartsAt, ferr = s.time(i, "startsAt")
-			case "endsAt":
-				e.EndsAt, ferr = s.time(i, "endsAt")
-			case "generatorURL":
-				switch s.peek() {
-				case 'n':
-					ferr = s.null()
-				case '"':
-					urlSlot, ferr = s.extraString(b)
-				default:
-					ferr = fieldErr(i, "generatorURL", "must be a string")
-				}
+			return s.stringObject(b, i, "annotations", &b.annots)
+		case "startsAt":
+			e.StartsAt, ferr = s.time(i, "startsAt")
+		case "endsAt":
+			e.EndsAt, ferr = s.time(i, "endsAt")
+		case "generatorURL":
+			switch s.peek() {
+			case 'n':
+				return s.null()
+			case '"':
+				urlSlot, ferr = s.extraString(b)
 			default:
-				ferr = s.skipValue(2)
+				return fieldErr(i, "generatorURL", "must be a string")
 			}
-			if ferr != nil {
-				return ferr
-			}
-			more, ferr := s.next('}')
-			if ferr != nil {
-				return ferr
-			}
-			if !more {
-				break
-			}
-			c = s.peek()
+		default:
+			return s.skipValue(2)
 		}
+		return ferr
+	})
+	if ferr != nil {
+		return ferr
 	}
 	if !haveLabels || len(b.labels) == 0 {
 		return fieldErr(i, "labels", "missing: an alert needs at least one label")

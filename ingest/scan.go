@@ -370,6 +370,32 @@ func (s *scanner) time(idx int, field string) (time.Time, *FieldError) {
 	return time.Time{}, fieldErr(idx, field, "must be an RFC 3339 time string")
 }
 
+// fields reads the object at s.pos (its opening brace), calling read for
+// each member with s.pos at the value, which read must consume, and
+// leaves s.pos after the closing brace.
+func (s *scanner) fields(read func(key []byte) *FieldError) *FieldError {
+	s.pos++ // {
+	c := s.ws()
+	if c == '}' {
+		s.pos++
+		return nil
+	}
+	for {
+		k, ferr := s.key(c)
+		if ferr != nil {
+			return ferr
+		}
+		if ferr := read(k); ferr != nil {
+			return ferr
+		}
+		more, ferr := s.next('}')
+		if ferr != nil || !more {
+			return ferr
+		}
+		c = s.peek()
+	}
+}
+
 // key reads an object key at s.pos (c is the byte there) and the colon
 // after it, and leaves s.pos at the value.
 func (s *scanner) key(c byte) ([]byte, *FieldError) {
