@@ -120,38 +120,60 @@ func (s *state) pruneChanges(tx *lazyTxn, now time.Time, set *Settings) {
 	}
 }
 
-// probableChanges lists the changes on the incident's CIs, or on what they
-// depend on within two hops, that started within the lookback before the
-// incident opened: nearest in topology first, then nearest in time.
-func (s *state) probableChanges(inc *incident.Incident, set *Settings) []incident.ProbableChange {
-	if len(s.changes) == 0 || len(inc.CIs) == 0 {
+// noteChanges records how near the incident's new CI ci is to each change
+// that started within the lookback before the incident opened: 0 for a
+// change on ci itself, else how far upstream of ci (within two hops), the
+// nearest over the incident's CIs kept. One walk upstream per CI, as CIs
+// join, rather than one per change and CI every time.
+func (s *state) noteChanges(is *incState, ci string, set *Settings) {
+	if len(s.changes) == 0 {
+		return
+	}
+	inc := is.row
+	from := inc.OpenedAt.Add(-set.ChangeLookback)
+	var onCI map[string][]int // change indexes by CI, within the window
+	for i, c := range s.changes {
+		if !c.Start.Before(from) && !c.Start.After(inc.OpenedAt) {
+			if onCI == nil {
+				onCI = map[string][]int{}
+			}
+			onCI[c.CI] = append(onCI[c.CI], i)
+		}
+	}
+	if onCI == nil {
+		return
+	}
+	note := func(target string, hops int) {
+		for _, i := range onCI[target] {
+			id := s.changes[i].ID
+			if old, ok := is.chHops[id]; !ok || hops < old {
+				if is.chHops == nil {
+					is.chHops = map[string]int{}
+				}
+				is.chHops[id] = hops
+			}
+		}
+	}
+	note(ci, 0)
+	if s.topo != nil {
+		s.topo.Upstream(ci, changeHops, func(up string, hops int) bool {
+			note(up, hops)
+			return true
+		})
+	}
+}
+
+// rankChanges lists the incident's noted changes still held, nearest in
+// topology first, then the latest first, at most maxProbableChanges.
+func (s *state) rankChanges(is *incState) []incident.ProbableChange {
+	if len(is.chHops) == 0 {
 		return nil
 	}
-	from := inc.OpenedAt.Add(-set.ChangeLookback)
 	var out []incident.ProbableChange
 	for _, c := range s.changes {
-		if c.Start.Before(from) || c.Start.After(inc.OpenedAt) {
-			continue
+		if hops, ok := is.chHops[c.ID]; ok {
+			out = append(out, incident.ProbableChange{ID: c.ID, CI: c.CI, Summary: c.Summary, Start: c.Start, URL: c.URL, Hops: hops})
 		}
-		hops := -1
-		for _, ci := range inc.CIs {
-			if ci == c.CI {
-				hops = 0
-				break
-			}
-		}
-		for h := 1; hops < 0 && h <= changeHops && s.topo != nil; h++ {
-			for _, ci := range inc.CIs {
-				if s.topo.DependsOn(ci, c.CI, h) {
-					hops = h
-					break
-				}
-			}
-		}
-		if hops < 0 {
-			continue
-		}
-		out = append(out, incident.ProbableChange{ID: c.ID, CI: c.CI, Summary: c.Summary, Start: c.Start, URL: c.URL, Hops: hops})
 	}
 	slices.SortStableFunc(out, func(a, b incident.ProbableChange) int {
 		if c := cmp.Compare(a.Hops, b.Hops); c != 0 {
@@ -176,7 +198,11 @@ func (s *state) applyChanges(now time.Time, cs []ChangeEvent, set *Settings) *Ba
 			if !is.row.State.Open() || is.removed {
 				continue
 			}
-			if pc := s.probableChanges(is.row, set); !slices.Equal(pc, is.row.ProbableChanges) {
+			is.chHops = nil
+			for _, ci := range is.row.CIs {
+				s.noteChanges(is, ci, set)
+			}
+			if pc := s.rankChanges(is); !slices.Equal(pc, is.row.ProbableChanges) {
 				s.mut(is, at).ProbableChanges = pc
 			}
 		}

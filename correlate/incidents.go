@@ -31,6 +31,10 @@ type Topology interface {
 	// DependsOn reports whether a needs b through a chain of at most hops
 	// relations followed from -> to.
 	DependsOn(a, b string, hops int) bool
+	// Upstream calls f for every CI that id needs within hops relations
+	// followed from -> to, nearest first, with its distance, until f
+	// returns false.
+	Upstream(id string, hops int, f func(ci string, hops int) bool)
 }
 
 // CIInfo is what the engine uses of a CI.
@@ -64,6 +68,9 @@ type incState struct {
 	inserted, removed bool
 	// counted is whether openIncidents counts it.
 	counted bool
+	// chHops are the hops from the incident's CIs to each change within
+	// the lookback before it opened (see noteChanges).
+	chHops map[string]int
 	// SLA: the next clock check and its timer; time held (Unix ns).
 	slaDue, slaScheduled int64
 	heldSince, heldTotal int64
@@ -296,7 +303,8 @@ func (s *state) join(is *incState, e *entry, a *Alert, evt, recv int64, set *Set
 	if a.CI != "" {
 		if !is.hasCI(a.CI) {
 			s.addCI(is, inc, a.CI, now)
-			inc.ProbableChanges = s.probableChanges(inc, set)
+			s.noteChanges(is, a.CI, set)
+			inc.ProbableChanges = s.rankChanges(is)
 		}
 	}
 	a.SymptomOf = s.symptomOf(is, a.CI)

@@ -81,6 +81,26 @@ func (g *graph) Near(id string, hops int, _ func(string) bool, f func(string) bo
 	}
 }
 
+func (g *graph) Upstream(id string, hops int, f func(string, int) bool) {
+	seen := map[string]bool{id: true}
+	frontier := []string{id}
+	for h := 1; h <= hops && len(frontier) > 0; h++ {
+		var next []string
+		for _, c := range frontier {
+			for _, n := range g.up[c] {
+				if !seen[n] {
+					seen[n] = true
+					if !f(n, h) {
+						return
+					}
+					next = append(next, n)
+				}
+			}
+		}
+		frontier = next
+	}
+}
+
 func (g *graph) DependsOn(a, b string, hops int) bool {
 	frontier := []string{a}
 	for h := 0; h < hops && len(frontier) > 0; h++ {

@@ -79,6 +79,14 @@ func (t topology) Near(id string, hops int, follows func(string) bool, f func(st
 
 func (t topology) DependsOn(a, b string, hops int) bool { return t.g.DependsOn(a, b, hops) }
 
+func (t topology) Upstream(id string, hops int, f func(string, int) bool) {
+	for _, r := range t.g.Upstream(id, hops, 0) {
+		if !f(r.CI.ID, r.Hops) {
+			return
+		}
+	}
+}
+
 // openIncidentsByCI returns the open incidents touching each of the CIs,
 // newest first, for the CMDB impact endpoint.
 func openIncidentsByCI(txn *memdb.Txn, ids []string) map[string][]string {
