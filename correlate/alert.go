@@ -1,9 +1,7 @@
 package correlate
 
 import (
-	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"math"
 	"sync/atomic"
 	"time"
@@ -15,9 +13,9 @@ import (
 	"github.com/sift-itsm/sift/ingest"
 )
 
-// Alert is the state of one deduplicated alert as readers see it: a row of
-// the "alerts" table. A row is immutable once inserted; the engine inserts
-// a copy to change it. The counters that change with every duplicate
+// Alert is the state of one deduplicated alert as readers see it, held in
+// a page of the "alerts" table (pages.go). A version is immutable once
+// committed; the engine puts a copy to change it. The counters that change with every duplicate
 // (count, last_seen, ends_at) are the exception: they live in atomics that
 // every version of the row shares, so a duplicate costs no memdb write.
 type Alert struct {
@@ -161,7 +159,7 @@ func schema() *memdb.DBSchema {
 		tableAlerts: {
 			Name: tableAlerts,
 			Indexes: map[string]*memdb.IndexSchema{
-				"id": {Name: "id", Unique: true, Indexer: fingerprintIndexer{}},
+				"id": {Name: "id", Unique: true, Indexer: pageIndexer{}},
 			},
 		},
 		incident.Table:        incident.TableSchema(),
@@ -171,36 +169,6 @@ func schema() *memdb.DBSchema {
 		// notifylog.go
 		tableNotifications: notificationsTable(),
 	}}
-}
-
-// fingerprintIndexer indexes alerts by fingerprint in big-endian order, so
-// that iteration is in fingerprint order and LowerBound pages through it.
-// memdb's UintFieldIndex encodes varints, which do not sort.
-type fingerprintIndexer struct{}
-
-func (fingerprintIndexer) FromObject(obj any) (bool, []byte, error) {
-	a, ok := obj.(*Alert)
-	if !ok {
-		return false, nil, fmt.Errorf("fingerprint index: object is %T, not *Alert", obj)
-	}
-	return true, fpKey(a.Fingerprint), nil
-}
-
-func (fingerprintIndexer) FromArgs(args ...any) ([]byte, error) {
-	if len(args) != 1 {
-		return nil, fmt.Errorf("fingerprint index: want one argument, got %d", len(args))
-	}
-	fp, ok := args[0].(model.Fingerprint)
-	if !ok {
-		return nil, fmt.Errorf("fingerprint index: argument is %T, not model.Fingerprint", args[0])
-	}
-	return fpKey(fp), nil
-}
-
-func fpKey(fp model.Fingerprint) []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(fp))
-	return b[:]
 }
 
 // Times outside what int64 nanoseconds hold (years 1678 to 2262) are

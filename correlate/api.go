@@ -79,12 +79,7 @@ type AlertPage struct {
 // after from, in fingerprint order, from one consistent read snapshot.
 func (e *Engine) ListAlerts(f *AlertFilter, from model.Fingerprint, limit int) AlertPage {
 	page := AlertPage{Alerts: []AlertJSON{}}
-	it, err := e.st.db.Txn(false).LowerBound(tableAlerts, "id", from)
-	if err != nil {
-		return page
-	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		a := raw.(*Alert)
+	for a := range AlertsFrom(e.st.db.Txn(false), from) {
 		if !f.Matches(a) {
 			continue
 		}

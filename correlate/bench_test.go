@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-memdb"
+	"github.com/stretchr/testify/require"
+
 	"github.com/sift-itsm/sift/ingest"
 )
 
@@ -97,18 +100,29 @@ func BenchmarkNaiveUpsertPerDuplicate(b *testing.B) {
 	for i := 0; i < series; i += batch {
 		s.apply(stream[i].ReceivedAt, stream[i:i+batch], &set)
 	}
+	// A row per alert, as memdb is commonly used.
+	db, err := memdb.NewMemDB(&memdb.DBSchema{Tables: map[string]*memdb.TableSchema{"alerts": {
+		Name:    "alerts",
+		Indexes: map[string]*memdb.IndexSchema{"id": {Name: "id", Unique: true, Indexer: &memdb.UintFieldIndex{Field: "Fingerprint"}}},
+	}}})
+	require.NoError(b, err)
+	txn := db.Txn(true)
+	for a := range AlertsFrom(s.db.Txn(false), 0) {
+		require.NoError(b, txn.Insert("alerts", a))
+	}
+	txn.Commit()
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		if i+batch > len(stream) {
 			i = 0
 		}
-		txn := s.db.Txn(true)
+		txn := db.Txn(true)
 		for j := i; j < i+batch; j++ {
-			raw, _ := txn.First(tableAlerts, "id", stream[j].Fingerprint)
+			raw, _ := txn.First("alerts", "id", uint64(stream[j].Fingerprint))
 			n := *raw.(*Alert)
 			n.Version++
-			_ = txn.Insert(tableAlerts, &n)
+			_ = txn.Insert("alerts", &n)
 		}
 		txn.Commit()
 		i += batch

@@ -17,7 +17,9 @@
 // Hot path: a duplicate costs a map lookup and a few atomic stores. The
 // engine keeps its own fingerprint map and writes memdb only for changes
 // readers must see; count, last_seen and ends_at live in atomics shared by
-// every version of an alert's row.
+// every version of an alert's row. Alerts are stored in memdb in 4096
+// pages by fingerprint, not a row each (pages.go): a memdb row costs
+// ~450 bytes of radix tree whatever it holds.
 //
 // # Concurrency
 //

@@ -514,12 +514,3 @@ func (e *Engine) Topology() Topology {
 func (e *Engine) Alert(fp model.Fingerprint) (*Alert, bool) {
 	return AlertIn(e.st.db.Txn(false), fp)
 }
-
-// AlertIn returns the alert with fingerprint fp from a read transaction.
-func AlertIn(txn *memdb.Txn, fp model.Fingerprint) (*Alert, bool) {
-	raw, err := txn.First(tableAlerts, "id", fp)
-	if err != nil || raw == nil {
-		return nil, false
-	}
-	return raw.(*Alert), true
-}

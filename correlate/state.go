@@ -201,7 +201,10 @@ func (e *entry) flapping(t int64, set *Settings) bool {
 // the same clock readings, it makes the same rows and changes. Only the
 // engine's writer goroutine touches it.
 type state struct {
-	db     *memdb.MemDB
+	db *memdb.MemDB
+	// pages are the alerts table's pages; alerts the engine's own index
+	// of the alerts it holds, for dedup without memdb.
+	pages  *alertPages
 	alerts map[model.Fingerprint]*entry
 	timers timerHeap
 	// topo is the CMDB snapshot of the current batch; nil without one.
@@ -259,6 +262,7 @@ func newState() *state {
 	}
 	st := &state{
 		db:        db,
+		pages:     newAlertPages(),
 		alerts:    make(map[model.Fingerprint]*entry),
 		incidents: make(map[uint64]*incState),
 		groups:    make(map[string]*incState),
@@ -273,28 +277,23 @@ func newState() *state {
 
 // txn opens the batch's write transaction on first use, so a batch of pure
 // duplicates never takes memdb's writer lock.
+// Alert rows go to their pages (pages.go), which commit writes.
 type lazyTxn struct {
-	db  *memdb.MemDB
-	txn *memdb.Txn
+	db    *memdb.MemDB
+	txn   *memdb.Txn
+	pages *alertPages
 }
 
-func (l *lazyTxn) insert(a *Alert) {
+func (l *lazyTxn) open() *memdb.Txn {
 	if l.txn == nil {
 		l.txn = l.db.Txn(true)
 	}
-	if err := l.txn.Insert(tableAlerts, a); err != nil {
-		panic("correlate: memdb insert: " + err.Error())
-	}
+	return l.txn
 }
 
-func (l *lazyTxn) delete(a *Alert) {
-	if l.txn == nil {
-		l.txn = l.db.Txn(true)
-	}
-	if err := l.txn.Delete(tableAlerts, a); err != nil {
-		panic("correlate: memdb delete: " + err.Error())
-	}
-}
+func (l *lazyTxn) insert(a *Alert) { l.pages.put(a) }
+
+func (l *lazyTxn) delete(a *Alert) { l.pages.remove(a.Fingerprint) }
 
 func (l *lazyTxn) insertIncident(inc *incident.Incident) {
 	if l.txn == nil {
@@ -342,6 +341,7 @@ func (l *lazyTxn) remove(table string, obj any) {
 }
 
 func (l *lazyTxn) commit() {
+	l.pages.flush(l.open)
 	if l.txn != nil {
 		l.txn.Commit()
 	}
@@ -352,7 +352,7 @@ func (l *lazyTxn) commit() {
 // has Seq 0.
 func (s *state) apply(now time.Time, events []ingest.Event, set *Settings) *Batch {
 	b := &Batch{Now: now, Events: events}
-	tx := lazyTxn{db: s.db}
+	tx := lazyTxn{db: s.db, pages: s.pages}
 	s.applyNo++
 	if len(s.changes) > 0 && s.changes[0].Start.Before(now.Add(-set.ChangeLookback)) {
 		s.pruneChanges(&tx, now, set)
@@ -581,7 +581,7 @@ func (s *state) resolveExpired(tx *lazyTxn, e *entry, set *Settings, b *Batch) {
 // sequence number if anything changed.
 func (s *state) command(now time.Time, set *Settings, fn func(tx *lazyTxn, at int64, b *Batch)) *Batch {
 	b := &Batch{Now: now}
-	tx := lazyTxn{db: s.db}
+	tx := lazyTxn{db: s.db, pages: s.pages}
 	s.applyNo++
 	at := unixNano(now)
 	s.runTimers(&tx, at, set, b)

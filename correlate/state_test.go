@@ -49,12 +49,8 @@ func withEndsAt(e ingest.Event, endsAt time.Duration) ingest.Event {
 
 func get(t *testing.T, s *state, fp model.Fingerprint) *Alert {
 	t.Helper()
-	raw, err := s.db.Txn(false).First(tableAlerts, "id", fp)
-	require.NoError(t, err)
-	if raw == nil {
-		return nil
-	}
-	return raw.(*Alert)
+	a, _ := AlertIn(s.db.Txn(false), fp)
+	return a
 }
 
 // alertChanges are the batch's alert changes, without its incident ones.
@@ -280,9 +276,7 @@ func TestBatchingDoesNotChangeOutcome(t *testing.T) {
 			}
 		})
 		out := map[string]string{}
-		it, _ := s.db.Txn(false).Get(tableAlerts, "id")
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			a := raw.(*Alert)
+		for a := range AlertsFrom(s.db.Txn(false), 0) {
 			out[a.Fingerprint.String()] = a.Status.String() + a.ResolvedAt().String() + a.StartsAt().String() + a.FirstSeen().String() + a.Severity.String() + fmt.Sprint(a.IncidentSeq)
 		}
 		for _, inc := range incs {

@@ -187,10 +187,7 @@ func TestRecover(t *testing.T) {
 func alertSummary(t *testing.T, e *correlate.Engine) map[model.Fingerprint]string {
 	t.Helper()
 	out := map[model.Fingerprint]string{}
-	it, err := e.DB().Txn(false).Get("alerts", "id")
-	require.NoError(t, err)
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		a := raw.(*correlate.Alert)
+	for a := range correlate.AlertsFrom(e.DB().Txn(false), 0) {
 		js, err := json.Marshal(a.JSON())
 		require.NoError(t, err)
 		out[a.Fingerprint] = string(js)
