@@ -5,6 +5,7 @@ import (
 	"math"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	"github.com/hashicorp/go-memdb"
 	"github.com/prometheus/common/model"
@@ -24,10 +25,6 @@ type Alert struct {
 	Annotations  ingest.Labels
 	Status       ingest.Status
 	Severity     ingest.Severity
-	RawSeverity  string
-	Source       ingest.Source
-	Producer     string
-	GeneratorURL string
 	Acknowledged bool
 	// Flapping is set while the alert changes state too often.
 	Flapping bool
@@ -35,13 +32,6 @@ type Alert struct {
 	// sequence number of the incident it last joined, 0 for none.
 	CI          string
 	IncidentSeq uint64
-	// Suppressed says why the alert joined no incident ("silence
-	// SIL0000001"); empty when it was not suppressed.
-	Suppressed string
-	// SymptomOf is the probable cause of the alert's incident when the
-	// alert's CI depends on it: a symptom, attached to the cause's
-	// incident, that notifications need not page for.
-	SymptomOf string
 	// Version counts the row's visible changes, from 1.
 	Version uint64
 
@@ -51,6 +41,90 @@ type Alert struct {
 	firstSeen, startsAt, resolvedAt int64
 
 	hot *hotCounters
+	// desc holds the strings that alerts of one rule, source or silence
+	// share, interned: 8 bytes a row instead of 80, and one copy of each
+	// generator URL instead of one per alert. The zero handle is all
+	// empty.
+	desc unique.Handle[alertDesc]
+}
+
+type alertDesc struct {
+	source                           ingest.Source
+	rawSeverity, producer, generator string
+	suppressed, symptomOf            string
+}
+
+// RawSeverity is the severity as the source sent it, when it differs in
+// spelling from Severity.
+func (a *Alert) RawSeverity() string { return a.descr().rawSeverity }
+
+// Source is the wire format the alert arrived in.
+func (a *Alert) Source() ingest.Source { return a.descr().source }
+
+// Producer is the sending system, when the source names one.
+func (a *Alert) Producer() string { return a.descr().producer }
+
+// GeneratorURL links to what generated the alert.
+func (a *Alert) GeneratorURL() string { return a.descr().generator }
+
+// Suppressed says why the alert joined no incident ("silence
+// SIL0000001"); empty when it was not suppressed.
+func (a *Alert) Suppressed() string { return a.descr().suppressed }
+
+// SymptomOf is the probable cause of the alert's incident when the alert's
+// CI depends on it: a symptom, attached to the cause's incident, that
+// notifications need not page for.
+func (a *Alert) SymptomOf() string { return a.descr().symptomOf }
+
+func (a *Alert) descr() alertDesc {
+	if a.desc == (unique.Handle[alertDesc]{}) {
+		return alertDesc{}
+	}
+	return a.desc.Value()
+}
+
+// setDesc interns d as a's strings. Each string is interned on its own
+// first, so the shared copy never holds on to an event's whole body.
+func (a *Alert) setDesc(d alertDesc) {
+	d.rawSeverity, d.producer, d.generator = intern(d.rawSeverity), intern(d.producer), intern(d.generator)
+	d.suppressed, d.symptomOf = intern(d.suppressed), intern(d.symptomOf)
+	d.source = ingest.Source(intern(string(d.source)))
+	a.desc = unique.Make(d)
+}
+
+func intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return unique.Make(s).Value()
+}
+
+func (a *Alert) setSuppressed(why string) {
+	if d := a.descr(); d.suppressed != why {
+		d.suppressed = why
+		a.setDesc(d)
+	}
+}
+
+func (a *Alert) setSymptomOf(cause string) {
+	if d := a.descr(); d.symptomOf != cause {
+		d.symptomOf = cause
+		a.setDesc(d)
+	}
+}
+
+// describe sets a's text from a describing event. The labels and
+// annotations are copied out of the event's string, which also holds its
+// URL and other strings, so that the row keeps only what it shows.
+func (a *Alert) describe(ev *ingest.Event) {
+	packed := string(ev.Labels) + string(ev.Annotations)
+	a.Labels, a.Annotations = ingest.Labels(packed[:len(ev.Labels)]), ingest.Labels(packed[len(ev.Labels):])
+	d := a.descr()
+	d.source, d.producer, d.rawSeverity = ev.Source, ev.Producer, ev.RawSeverity
+	if ev.GeneratorURL != "" {
+		d.generator = ev.GeneratorURL
+	}
+	a.setDesc(d)
 }
 
 type hotCounters struct {
@@ -122,15 +196,15 @@ func (a *Alert) JSON() AlertJSON {
 		Annotations:  a.Annotations.Map(),
 		Status:       a.Status.String(),
 		Severity:     a.Severity.String(),
-		RawSeverity:  a.RawSeverity,
-		Source:       string(a.Source),
-		Producer:     a.Producer,
-		GeneratorURL: a.GeneratorURL,
+		RawSeverity:  a.RawSeverity(),
+		Source:       string(a.Source()),
+		Producer:     a.Producer(),
+		GeneratorURL: a.GeneratorURL(),
 		Acknowledged: a.Acknowledged,
 		Flapping:     a.Flapping,
 		CI:           a.CI,
-		Suppressed:   a.Suppressed,
-		SymptomOf:    a.SymptomOf,
+		Suppressed:   a.Suppressed(),
+		SymptomOf:    a.SymptomOf(),
 		FirstSeen:    a.FirstSeen(),
 		LastSeen:     a.LastSeen(),
 		StartsAt:     a.StartsAt(),

@@ -159,22 +159,22 @@ func (s *state) correlate(e *entry, a *Alert, ev *ingest.Event, set *Settings) {
 	if topo != nil && a.CI == "" {
 		a.CI, _ = topo.Bind(a.Labels)
 	}
-	a.Suppressed = ""
+	a.setSuppressed("")
 	recv := unixNano(ev.ReceivedAt)
 	evt := eventTime(ev, set.EventSkew)
 	defer s.inhibit.Add(a.Fingerprint, a.Labels)
 
 	if id := s.silencedBy(a.Labels, ev.ReceivedAt); id != "" {
-		a.Suppressed = "silence " + id
+		a.setSuppressed("silence " + id)
 		s.mutedBy[id] = append(s.mutedBy[id], a.Fingerprint)
 		return
 	}
 	if w, ok := s.rules.InMaintenance(fromUnixNano(evt), a.CI, a.Labels); ok {
-		a.Suppressed = "maintenance " + w
+		a.setSuppressed("maintenance " + w)
 		return
 	}
 	if inh, ok := s.inhibit.Inhibits(a.Labels); ok {
-		a.Suppressed = "inhibited by " + inh.Rule + " (" + inh.Source.String() + ")"
+		a.setSuppressed("inhibited by " + inh.Rule + " (" + inh.Source.String() + ")")
 		return
 	}
 	_, opens := incident.UrgencyOf(a.Severity)
@@ -307,7 +307,7 @@ func (s *state) join(is *incState, e *entry, a *Alert, evt, recv int64, set *Set
 			inc.ProbableChanges = s.rankChanges(is)
 		}
 	}
-	a.SymptomOf = s.symptomOf(is, a.CI)
+	a.setSymptomOf(s.symptomOf(is, a.CI))
 	if inc.Title == "" {
 		inc.Title = alertTitle(a)
 	}
@@ -370,12 +370,12 @@ func (s *state) remarkSymptoms(tx *lazyTxn, b *Batch) {
 		}
 		for _, fp := range is.row.Alerts {
 			e := s.alerts[fp]
-			if e == nil || e.inc != is || e.row.Suppressed != "" {
+			if e == nil || e.inc != is || e.row.Suppressed() != "" {
 				continue
 			}
-			if want := s.symptomOf(is, e.row.CI); want != e.row.SymptomOf {
+			if want := s.symptomOf(is, e.row.CI); want != e.row.SymptomOf() {
 				n := *e.row
-				n.SymptomOf = want
+				n.setSymptomOf(want)
 				n.Version++
 				e.row = &n
 				tx.insert(&n)
@@ -421,7 +421,7 @@ func (s *state) reprioritize(is *incState, inc *incident.Incident, now time.Time
 func (s *state) alertResolved(e *entry, a *Alert, sev ingest.Severity, at int64, set *Settings) {
 	s.inhibit.Remove(a.Fingerprint)
 	is := e.inc
-	if is == nil || is.removed || is.row.State == incident.StateClosed || a.Suppressed != "" {
+	if is == nil || is.removed || is.row.State == incident.StateClosed || a.Suppressed() != "" {
 		return
 	}
 	inc := s.mut(is, at)

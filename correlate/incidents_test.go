@@ -182,9 +182,9 @@ func TestCoreSwitchFailureIsOneIncident(t *testing.T) {
 		// Every alert below the switch is its symptom, also the hosts
 		// that alerted before the switch did.
 		if a.CI == "sw1" {
-			require.Empty(t, a.SymptomOf)
+			require.Empty(t, a.SymptomOf())
 		} else {
-			require.Equal(t, "sw1", a.SymptomOf, a.CI)
+			require.Equal(t, "sw1", a.SymptomOf(), a.CI)
 		}
 	}
 }

@@ -116,7 +116,7 @@ func (o *Offline) record(b *Batch) {
 			o.incs[c.Incident.Seq] = c.Incident
 		case c.Kind == AlertOpened && c.Alert.Version == 1:
 			o.stats.Alerts++
-			if c.Alert.Suppressed != "" {
+			if c.Alert.Suppressed() != "" {
 				o.stats.Suppressed++
 			}
 		}

@@ -93,10 +93,10 @@ maintenance_windows:
 	for _, e := range []ingest.Event{maint, crit, warn, otherWarn} {
 		s.apply(e.ReceivedAt, []ingest.Event{e}, &set)
 	}
-	require.Equal(t, "maintenance patching", get(t, s, maint.Fingerprint).Suppressed)
+	require.Equal(t, "maintenance patching", get(t, s, maint.Fingerprint).Suppressed())
 	require.Zero(t, get(t, s, maint.Fingerprint).IncidentSeq)
-	require.Contains(t, get(t, s, warn.Fingerprint).Suppressed, "inhibited by crit-mutes-warn")
-	require.Empty(t, get(t, s, otherWarn.Fingerprint).Suppressed, "other instance")
+	require.Contains(t, get(t, s, warn.Fingerprint).Suppressed(), "inhibited by crit-mutes-warn")
+	require.Empty(t, get(t, s, otherWarn.Fingerprint).Suppressed(), "other instance")
 	require.NotZero(t, get(t, s, otherWarn.Fingerprint).IncidentSeq)
 
 	// Once the critical alert resolves, a warning that fires is no longer
@@ -104,11 +104,11 @@ maintenance_windows:
 	s.apply(t0.Add(3*time.Minute), []ingest.Event{resolved(ev(3*time.Minute, "alertname", "Disk", "instance", "h1", "severity", "critical"), 3*time.Minute)}, &set)
 	warn2 := ev(4*time.Minute, "alertname", "DiskLater", "instance", "h1", "severity", "warning")
 	s.apply(warn2.ReceivedAt, []ingest.Event{warn2}, &set)
-	require.Empty(t, get(t, s, warn2.Fingerprint).Suppressed)
+	require.Empty(t, get(t, s, warn2.Fingerprint).Suppressed())
 
 	after := ev(2*time.Hour, "alertname", "Down", "service", "db", "instance", "late")
 	s.apply(after.ReceivedAt, []ingest.Event{after}, &set)
-	require.Empty(t, get(t, s, after.Fingerprint).Suppressed, "after the window")
+	require.Empty(t, get(t, s, after.Fingerprint).Suppressed(), "after the window")
 	require.NotZero(t, get(t, s, after.Fingerprint).IncidentSeq)
 }
 

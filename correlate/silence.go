@@ -171,11 +171,11 @@ func (s *state) unsilence(tx *lazyTxn, now time.Time, set *Settings, b *Batch) {
 		delete(s.mutedBy, sil.ID)
 		for _, fp := range fps {
 			e := s.alerts[fp]
-			if e == nil || e.row.Suppressed != "silence "+sil.ID {
+			if e == nil || e.row.Suppressed() != "silence "+sil.ID {
 				continue
 			}
 			n := *e.row
-			n.Suppressed = ""
+			n.setSuppressed("")
 			n.Version++
 			if n.Status == ingest.StatusFiring {
 				ev := ingest.Event{StartsAt: n.StartsAt(), ReceivedAt: now}

@@ -392,19 +392,14 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 			return
 		}
 		a := &Alert{
-			Fingerprint:  ev.Fingerprint,
-			Labels:       ev.Labels,
-			Annotations:  ev.Annotations,
-			Status:       ingest.StatusFiring,
-			Severity:     ev.Severity,
-			RawSeverity:  ev.RawSeverity,
-			Source:       ev.Source,
-			Producer:     ev.Producer,
-			GeneratorURL: ev.GeneratorURL,
-			Version:      1,
-			firstSeen:    recv,
-			startsAt:     unixNano(ev.StartsAt),
+			Fingerprint: ev.Fingerprint,
+			Status:      ingest.StatusFiring,
+			Severity:    ev.Severity,
+			Version:     1,
+			firstSeen:   recv,
+			startsAt:    unixNano(ev.StartsAt),
 		}
+		a.describe(ev)
 		e = &entry{row: a, episode: 1}
 		a.hot = &e.hot
 		s.touch(a, ev)
@@ -503,7 +498,7 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 // changedVisibly reports whether a describing duplicate changes what
 // readers see of the alert. Labels only change under a partial identity.
 func changedVisibly(a *Alert, ev *ingest.Event) bool {
-	if ev.Severity != a.Severity || ev.RawSeverity != a.RawSeverity {
+	if ev.Severity != a.Severity || ev.RawSeverity != a.RawSeverity() {
 		return true
 	}
 	if !ev.Annotations.Equal(a.Annotations) {
@@ -516,13 +511,8 @@ func changedVisibly(a *Alert, ev *ingest.Event) bool {
 // next version. The hot counters stay shared.
 func (s *state) revise(a *Alert, ev *ingest.Event) *Alert {
 	n := *a
-	n.Labels = ev.Labels
-	n.Annotations = ev.Annotations
+	n.describe(ev)
 	n.Severity = ev.Severity
-	n.RawSeverity = ev.RawSeverity
-	if ev.GeneratorURL != "" {
-		n.GeneratorURL = ev.GeneratorURL
-	}
 	n.Version++
 	return &n
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
@@ -439,4 +440,37 @@ func TestTimesOutsideNanosecondRangeAreClamped(t *testing.T) {
 	b = s.apply(t0.Add(time.Hour), []ingest.Event{r}, &set)
 	require.Equal(t, []ChangeKind{AlertResolved}, kinds(b))
 	require.Equal(t, t0.Add(time.Hour), get(t, s, a.Fingerprint).ResolvedAt())
+}
+
+// TestAlertRowsKeepOnlyWhatTheyShow: a row's labels and annotations are
+// copied out of the event's string (which also holds its generator URL),
+// and the strings alerts share (URL, source, raw severity) are one copy.
+func TestAlertRowsKeepOnlyWhatTheyShow(t *testing.T) {
+	body := `[` +
+		`{"labels":{"alertname":"Down","instance":"h1","severity":"crit"},"annotations":{"summary":"h1 down"},"generatorURL":"http://prom:9090/graph?g0.expr=up"},` +
+		`{"labels":{"alertname":"Down","instance":"h2","severity":"crit"},"annotations":{"summary":"h2 down"},"generatorURL":"http://prom:9090/graph?g0.expr=up"}]`
+	evs, err := ingest.ParsePrometheus([]byte(body), t0)
+	require.NoError(t, err)
+	s, set := newState(), DefaultSettings()
+	s.apply(t0, evs, &set)
+
+	within := func(sub, whole string) bool {
+		p, w := uintptr(unsafe.Pointer(unsafe.StringData(sub))), uintptr(unsafe.Pointer(unsafe.StringData(whole)))
+		return p >= w && p < w+uintptr(len(whole))
+	}
+	var rows []*Alert
+	for i := range evs {
+		a := get(t, s, evs[i].Fingerprint)
+		require.NotNil(t, a)
+		rows = append(rows, a)
+		require.Equal(t, evs[i].Labels, a.Labels)
+		require.Equal(t, evs[i].Annotations, a.Annotations)
+		require.Equal(t, "http://prom:9090/graph?g0.expr=up", a.GeneratorURL())
+		require.Equal(t, "crit", a.RawSeverity())
+		require.Equal(t, ingest.SourcePrometheus, a.Source())
+		require.False(t, within(string(a.Labels), string(evs[i].Labels)), "row labels still point into the event")
+		require.False(t, within(a.GeneratorURL(), evs[i].GeneratorURL), "row URL still points into the event")
+	}
+	require.Equal(t, unsafe.StringData(rows[0].GeneratorURL()), unsafe.StringData(rows[1].GeneratorURL()), "one copy of a shared URL")
+	require.Equal(t, "h1 down", rows[0].JSON().Annotations["summary"])
 }

@@ -77,7 +77,7 @@ func replayHistory(src historySource, from, to time.Time, eng *correlate.Offline
 		eng.ApplyReceived(batch)
 		for i := range batch {
 			cand := noIncident
-			if a, ok := eng.Alert(batch[i].Fingerprint); ok && a.IncidentSeq != 0 && a.Suppressed == "" {
+			if a, ok := eng.Alert(batch[i].Fingerprint); ok && a.IncidentSeq != 0 && a.Suppressed() == "" {
 				cand = incident.ID(a.IncidentSeq)
 			}
 			counts[pair{actual[i], cand}]++

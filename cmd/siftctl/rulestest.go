@@ -163,9 +163,9 @@ func checkExpectation(x *rules.Expectation, eng *correlate.Offline, labelsOf map
 				continue
 			}
 			matched = true
-			reason := a.Suppressed
-			if s.By == "topology" && a.SymptomOf != "" {
-				reason = "symptom of " + a.SymptomOf
+			reason := a.Suppressed()
+			if s.By == "topology" && a.SymptomOf() != "" {
+				reason = "symptom of " + a.SymptomOf()
 			}
 			if !suppressedAs(reason, s) {
 				problems = append(problems, fmt.Sprintf("%s: alert %s: want suppressed by %s %s, got %q", at, s.Alert.Text, s.By, s.Name, reason))

@@ -111,7 +111,7 @@ func templateAlerts(txn *memdb.Txn, inc *incident.Incident) template.Alerts {
 		}
 		ta := template.Alert{
 			Status: "firing", Labels: template.KV(a.Labels.Map()), Annotations: template.KV(a.Annotations.Map()),
-			StartsAt: a.StartsAt(), GeneratorURL: a.GeneratorURL, Fingerprint: fp.String(),
+			StartsAt: a.StartsAt(), GeneratorURL: a.GeneratorURL(), Fingerprint: fp.String(),
 		}
 		if a.Status == ingest.StatusResolved {
 			ta.Status, ta.EndsAt = "resolved", a.ResolvedAt()
