@@ -256,16 +256,7 @@ func TestBatchingDoesNotChangeOutcome(t *testing.T) {
 	end := stream[len(stream)-1].ReceivedAt
 
 	run := func(split func(s *state, set *Settings, apply func(time.Time, []ingest.Event))) map[string]string {
-		s, set := newState(), DefaultSettings()
-		set.ResolveTimeout = 2 * time.Minute
-		set.ResolvedRetention = 10 * time.Minute
-		// Short incident timers, so that the gaps in the stream resolve,
-		// reopen, close and remove incidents.
-		set.ResolveHold = 30 * time.Second
-		set.ReopenWindow = 3 * time.Minute
-		set.CloseAfter = 4 * time.Minute
-		set.ClosedRetention = 5 * time.Minute
-		set.FlapWindow = time.Minute // the gaps end flapping
+		s, set := newState(), shortTimers()
 		// The newest version of each incident from the change stream:
 		// closed incidents leave memory, their changes stay.
 		incs := map[uint64]*incident.Incident{}
@@ -473,4 +464,19 @@ func TestAlertRowsKeepOnlyWhatTheyShow(t *testing.T) {
 	}
 	require.Equal(t, unsafe.StringData(rows[0].GeneratorURL()), unsafe.StringData(rows[1].GeneratorURL()), "one copy of a shared URL")
 	require.Equal(t, "h1 down", rows[0].JSON().Annotations["summary"])
+}
+
+// shortTimers are settings with short alert and incident timers, so that
+// the gaps in a test stream of minutes resolve, reopen, close and remove
+// incidents, and end flapping.
+func shortTimers() Settings {
+	set := DefaultSettings()
+	set.ResolveTimeout = 2 * time.Minute
+	set.ResolvedRetention = 10 * time.Minute
+	set.ResolveHold = 30 * time.Second
+	set.ReopenWindow = 3 * time.Minute
+	set.CloseAfter = 4 * time.Minute
+	set.ClosedRetention = 5 * time.Minute
+	set.FlapWindow = time.Minute
+	return set
 }

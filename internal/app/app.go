@@ -453,7 +453,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		return errors.Join(runErr, fmt.Errorf("shutdown: engine did not drain in %s, %d events lost", a.opts.ShutdownTimeout, n))
 	}
 	// The log after the drain: the HTTP server, its only writer, has
-	// stopped.
+	// stopped. The engine's state covers all of it now: a snapshot makes
+	// the next start replay nothing.
+	a.takeSnapshot()
 	a.closeWAL()
 	// Kafka output last: the engine's final batches are queued by now.
 	if err := a.kafka.stopOutput(sctx); err != nil {
@@ -470,8 +472,12 @@ func (a *App) recover() error {
 	if a.wal == nil {
 		return nil
 	}
+	from, err := a.restore()
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	st, err := wal.Recover(a.wal, wal.Pos{}, a.engine)
+	st, err := wal.Recover(a.wal, from, a.engine)
 	if err != nil {
 		return fmt.Errorf("recovering from the write-ahead log: %w", err)
 	}
