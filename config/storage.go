@@ -10,7 +10,17 @@ import (
 // StorageConfig configures what siftd keeps under --storage.path.
 // Changes take effect at restart.
 type StorageConfig struct {
-	WAL WALConfig `yaml:"wal"`
+	WAL      WALConfig      `yaml:"wal"`
+	Snapshot SnapshotConfig `yaml:"snapshot"`
+}
+
+// SnapshotConfig is storage.snapshot: snapshots of the engine's state
+// under <storage.path>/snapshots, with the write-ahead log.
+type SnapshotConfig struct {
+	// Interval is how often a snapshot is taken while running (and the
+	// log before it deleted); one is always taken at shutdown. 0 takes
+	// them at shutdown only.
+	Interval Duration `yaml:"interval"`
 }
 
 // WALConfig is storage.wal: the write-ahead log under
@@ -34,7 +44,7 @@ func defaultStorage() StorageConfig {
 		Fsync:         "always",
 		FsyncInterval: Duration(time.Second),
 		SegmentSize:   64 * Bytes(units.MiB),
-	}}
+	}, Snapshot: SnapshotConfig{Interval: Duration(5 * time.Minute)}}
 }
 
 func (s *StorageConfig) validate() []error {
@@ -48,5 +58,8 @@ func (s *StorageConfig) validate() []error {
 	check(w.Fsync == "always" || w.Fsync == "interval" || w.Fsync == "never", "fsync", "must be always, interval or never, got %q", w.Fsync)
 	check(w.FsyncInterval >= Duration(time.Millisecond) && w.FsyncInterval <= Duration(time.Minute), "fsync_interval", "must be from 1ms to 1m, got %s", w.FsyncInterval)
 	check(w.SegmentSize >= 64*Bytes(units.KiB) && w.SegmentSize <= Bytes(units.GiB), "segment_size", "must be from 64KiB to 1GiB, got %s", w.SegmentSize)
+	if iv := s.Snapshot.Interval; iv != 0 && (iv < Duration(time.Second) || iv > Duration(24*time.Hour)) {
+		errs = append(errs, fmt.Errorf("storage.snapshot.interval: must be 0 (at shutdown only) or from 1s to 24h, got %s", iv))
+	}
 	return errs
 }

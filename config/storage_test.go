@@ -28,3 +28,16 @@ func TestWALConfig(t *testing.T) {
 	require.ErrorContains(t, err, "storage.wal.fsync_interval: must be from 1ms to 1m")
 	require.ErrorContains(t, err, "storage.wal.segment_size: must be from 64KiB to 1GiB")
 }
+
+func TestSnapshotConfig(t *testing.T) {
+	c, err := Parse(nil)
+	require.NoError(t, err)
+	require.Equal(t, Duration(5*time.Minute), c.Storage.Snapshot.Interval)
+
+	c, err = Parse([]byte("storage:\n  snapshot:\n    interval: 0s\n"))
+	require.NoError(t, err)
+	require.Zero(t, c.Storage.Snapshot.Interval, "at shutdown only")
+
+	_, err = Parse([]byte("storage:\n  snapshot:\n    interval: 10ms\n"))
+	require.ErrorContains(t, err, "storage.snapshot.interval: must be 0 (at shutdown only) or from 1s to 24h, got 10ms")
+}

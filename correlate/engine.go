@@ -108,6 +108,9 @@ type item struct {
 
 	// notify, when set, records in or prunes the notification log.
 	notify *notifyOp
+
+	// snapshot, when set, asks for the state after everything before it.
+	snapshot chan<- SnapshotState
 }
 
 type commandResult struct {
@@ -302,6 +305,11 @@ func (e *Engine) Run(ctx context.Context) error {
 			if it.flushed != nil {
 				waiters = append(waiters, it.flushed)
 				flush()
+				continue
+			}
+			if it.snapshot != nil {
+				flush()
+				it.snapshot <- e.encodeState()
 				continue
 			}
 			if it.reply != nil { // a command

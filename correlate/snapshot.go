@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"bytes"
 	"container/heap"
 	"encoding/gob"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/common/model"
@@ -396,4 +398,42 @@ func (e *Engine) RestoreSnapshot(r io.Reader) error {
 	}
 	e.m.observe(&Batch{}, 0, e.st)
 	return nil
+}
+
+// SnapshotState is a state QueueSnapshot asked for.
+type SnapshotState struct {
+	State             []byte
+	Alerts, Incidents int
+	// Took is how long the engine paused to encode it.
+	Took time.Duration
+	Err  error
+}
+
+// QueueSnapshot asks for the state after everything queued before the
+// call; it arrives on the channel once the engine got there. It never
+// blocks: ErrQueueFull when the queue has no room, ErrClosed once the
+// engine is closed. Called in log order (from the write-ahead log's
+// callback), the state covers exactly the log up to that point.
+func (e *Engine) QueueSnapshot() (<-chan SnapshotState, error) {
+	ch := make(chan SnapshotState, 1)
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, ingest.ErrClosed
+	}
+	select {
+	case e.queue <- item{snapshot: ch}:
+		return ch, nil
+	default:
+		return nil, ingest.ErrQueueFull
+	}
+}
+
+// encodeState encodes the state on the engine goroutine: the engine does
+// nothing else meanwhile (docs/benchmarks.md has how long that takes).
+func (e *Engine) encodeState() SnapshotState {
+	start := time.Now()
+	var buf bytes.Buffer
+	err := e.st.writeSnapshot(&buf)
+	return SnapshotState{State: buf.Bytes(), Alerts: len(e.st.alerts), Incidents: len(e.st.incidents), Took: time.Since(start), Err: err}
 }

@@ -2,10 +2,12 @@ package correlate
 
 import (
 	"bytes"
+	"context"
 	"encoding/gob"
 	"encoding/json"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
@@ -194,4 +196,35 @@ func TestRestoreRefusesAStateAndGarbage(t *testing.T) {
 	require.NoError(t, s.writeSnapshot(&buf))
 	require.ErrorContains(t, s.readSnapshot(bytes.NewReader(buf.Bytes()), rules.Default()), "has state")
 	require.ErrorContains(t, newState().readSnapshot(bytes.NewReader([]byte("not a snapshot")), rules.Default()), "decoding the engine state")
+}
+
+// TestQueueSnapshotCoversWhatWasQueuedBefore: the state arrives after the
+// events queued before the request, even those held back by the batch
+// wait, and not those queued after it.
+func TestQueueSnapshotCoversWhatWasQueuedBefore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := New(Options{Settings: Settings{BatchMaxEvents: 1000, BatchMaxWait: time.Hour}})
+		for i := range 5 {
+			require.NoError(t, e.Submit([]ingest.Event{ev(0, "n", fmt.Sprint(i))}))
+		}
+		ch, err := e.QueueSnapshot()
+		require.NoError(t, err)
+		require.NoError(t, e.Submit([]ingest.Event{ev(0, "n", "after")}))
+		go func() { _ = e.Run(context.Background()) }()
+		got := <-ch
+		require.NoError(t, got.Err)
+		require.Equal(t, 5, got.Alerts)
+
+		r := New(Options{})
+		require.NoError(t, r.RestoreSnapshot(bytes.NewReader(got.State)))
+		require.Len(t, r.st.alerts, 5)
+		for i := range 5 {
+			_, ok := r.Alert(ev(0, "n", fmt.Sprint(i)).Fingerprint)
+			require.True(t, ok)
+		}
+		e.Close()
+		<-e.Done()
+		_, err = e.QueueSnapshot()
+		require.ErrorIs(t, err, ingest.ErrClosed)
+	})
 }

@@ -395,6 +395,14 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	a.notify.subscribe(a.engine)
 	engineErr := make(chan error, 1)
 	go func() { engineErr <- a.engine.Run(context.WithoutCancel(ctx)) }()
+	snapCtx, stopSnapshots := context.WithCancel(ctx)
+	defer stopSnapshots()
+	snapDone := make(chan struct{})
+	if a.wal != nil {
+		go func() { defer close(snapDone); a.snapshotLoop(snapCtx) }()
+	} else {
+		close(snapDone)
+	}
 	a.notify.start()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -438,6 +446,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	if err := a.kafka.stopIntake(); err != nil {
 		a.logger.Error("kafka consumer did not stop cleanly; uncommitted messages will be consumed again", "err", err)
 	}
+	// A periodic snapshot in progress finishes first: the one at the end
+	// covers everything.
+	stopSnapshots()
+	<-snapDone
 	a.logger.Info("shutting down: draining the engine queue")
 	a.engine.Close()
 	select {

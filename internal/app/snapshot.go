@@ -2,11 +2,13 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
 	"time"
 
+	"github.com/sift-itsm/sift/correlate"
 	"github.com/sift-itsm/sift/internal/snapshot"
 	"github.com/sift-itsm/sift/internal/wal"
 )
@@ -37,24 +39,88 @@ func (a *App) takeSnapshot() {
 		return
 	}
 	start := time.Now()
-	meta := snapshot.Meta{WAL: a.wal.End(), Taken: time.Now()}
+	meta := snapshot.Meta{WAL: a.wal.End(), Taken: start}
 	var state bytes.Buffer
 	var err error
 	if meta.Alerts, meta.Incidents, err = a.engine.WriteSnapshot(&state); err != nil {
 		a.logger.Error("encoding the snapshot failed; the next start replays the whole log", "err", err)
 		return
 	}
+	a.installSnapshot(meta, state.Bytes(), time.Since(start))
+}
+
+// installSnapshot writes a snapshot file and deletes the log before it.
+func (a *App) installSnapshot(meta snapshot.Meta, state []byte, encode time.Duration) {
+	start := time.Now()
 	path, err := snapshot.Write(a.snapshotDir(), meta, func(w io.Writer) error {
-		_, err := state.WriteTo(w)
+		_, err := w.Write(state)
 		return err
 	})
 	if err != nil {
-		a.logger.Error("writing the snapshot failed; the next start replays the whole log", "err", err)
+		a.logger.Error("writing the snapshot failed; the log stays until the next one", "err", err)
 		return
 	}
 	if err := a.wal.Truncate(meta.WAL); err != nil {
 		a.logger.Warn("truncating the write-ahead log after the snapshot", "err", err)
 	}
 	a.logger.Info("wrote a snapshot", "path", path, "wal", meta.WAL.String(), "alerts", meta.Alerts, "incidents", meta.Incidents,
-		"took", time.Since(start).Round(time.Millisecond))
+		"encode", encode.Round(time.Millisecond), "write", time.Since(start).Round(time.Millisecond), "bytes", len(state))
+}
+
+// snapshotLoop takes a snapshot every storage.snapshot.interval (read
+// again after each, so a reload applies) until ctx ends.
+func (a *App) snapshotLoop(ctx context.Context) {
+	for {
+		iv := a.cfg.Load().Storage.Snapshot.Interval.Std()
+		wait := iv
+		if iv == 0 {
+			wait = time.Minute // at shutdown only, unless a reload says otherwise
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if iv != 0 {
+			a.periodicSnapshot(ctx)
+		}
+	}
+}
+
+// periodicSnapshot takes a snapshot while siftd runs. The request goes
+// through the log's writer as an empty append: its callback runs in log
+// order, after the callbacks that queued every earlier record in the
+// engine, so the state the engine encodes covers the log exactly up to
+// that position. The engine pauses only to encode; the file is written
+// here.
+func (a *App) periodicSnapshot(ctx context.Context) {
+	var (
+		pos  wal.Pos
+		ch   <-chan correlate.SnapshotState
+		qerr error
+	)
+	if _, err := a.wal.AppendThen(nil, func(end wal.Pos) {
+		pos = end
+		ch, qerr = a.engine.QueueSnapshot()
+	}); err != nil {
+		a.logger.Warn("snapshot skipped: the write-ahead log refused the barrier", "err", err)
+		return
+	}
+	if qerr != nil {
+		a.logger.Warn("snapshot skipped; the next interval tries again", "err", qerr)
+		return
+	}
+	var st correlate.SnapshotState
+	select {
+	case st = <-ch:
+	case <-ctx.Done():
+		return
+	}
+	if st.Err != nil {
+		a.logger.Error("encoding the snapshot failed", "err", st.Err)
+		return
+	}
+	a.installSnapshot(snapshot.Meta{WAL: pos, Taken: time.Now(), Alerts: st.Alerts, Incidents: st.Incidents}, st.State, st.Took)
 }
