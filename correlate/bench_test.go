@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sift-itsm/sift/ingest"
+	"github.com/sift-itsm/sift/rules"
 )
 
 // benchStream makes n pre-parsed Prometheus-style events over series
@@ -128,4 +130,48 @@ func BenchmarkNaiveUpsertPerDuplicate(b *testing.B) {
 		i += batch
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+}
+
+// snapshotBenchState is issue 9's snapshot figure: 100k firing alerts in
+// 10k open incidents.
+func snapshotBenchState(b *testing.B) *state {
+	const alerts, incidents, batch = 100_000, 10_000, 1000
+	stream := benchStream(alerts, alerts)
+	for i := range stream {
+		ls := ingest.LabelsFromMap(map[string]string{
+			"alertname": "Down", "service": fmt.Sprintf("svc-%d", i%incidents), "instance": fmt.Sprintf("host-%d:9100", i),
+			"job": "node", "severity": "critical", "cluster": fmt.Sprintf("c%d", i%4), "env": "prod", "team": fmt.Sprintf("team-%d", i%10),
+		})
+		stream[i].Labels, stream[i].Fingerprint = ls, ls.Fingerprint()
+	}
+	s, set := newState(), DefaultSettings()
+	for i := 0; i < alerts; i += batch {
+		s.apply(stream[i+batch-1].ReceivedAt, stream[i:i+batch], &set)
+	}
+	require.Len(b, s.alerts, alerts)
+	require.Len(b, s.incidents, incidents)
+	return s
+}
+
+// BenchmarkSnapshot encodes the state, as the engine does for a snapshot
+// (it pauses for this long).
+func BenchmarkSnapshot(b *testing.B) {
+	s := snapshotBenchState(b)
+	var buf bytes.Buffer
+	for b.Loop() {
+		buf = bytes.Buffer{}
+		buf.Grow(400 * len(s.alerts)) // as the engine sizes it from the last one
+		require.NoError(b, s.writeSnapshot(&buf))
+	}
+	b.ReportMetric(float64(buf.Len())/float64(len(s.alerts)), "bytes/alert")
+}
+
+// BenchmarkRestore decodes a snapshot into a fresh state, as a start does
+// before it replays the log after it.
+func BenchmarkRestore(b *testing.B) {
+	var buf bytes.Buffer
+	require.NoError(b, snapshotBenchState(b).writeSnapshot(&buf))
+	for b.Loop() {
+		require.NoError(b, newState().readSnapshot(bytes.NewReader(buf.Bytes()), rules.Default()))
+	}
 }

@@ -86,6 +86,10 @@ type Engine struct {
 	mu       sync.RWMutex // guards closed against sends on a closed queue
 	closed   bool
 	done     chan struct{}
+
+	// lastSnapshot is the size of the last state encoded (engine
+	// goroutine only).
+	lastSnapshot int
 }
 
 type item struct {

@@ -168,6 +168,7 @@ func (s *state) writeSnapshot(w io.Writer) error {
 		p := s.problems[seq]
 		snap.Problems = append(snap.Problems, snapProblem{Row: p.row, Touched: p.touched, CIs: slices.Sorted(maps.Keys(p.cis))})
 	}
+	snap.Alerts = make([]snapAlert, 0, len(s.alerts))
 	for _, fp := range slices.Sorted(maps.Keys(s.alerts)) {
 		e := s.alerts[fp]
 		a, d := e.row, e.row.descr()
@@ -434,6 +435,8 @@ func (e *Engine) QueueSnapshot() (<-chan SnapshotState, error) {
 func (e *Engine) encodeState() SnapshotState {
 	start := time.Now()
 	var buf bytes.Buffer
+	buf.Grow(e.lastSnapshot + e.lastSnapshot/8) // no copies as it grows
 	err := e.st.writeSnapshot(&buf)
+	e.lastSnapshot = buf.Len()
 	return SnapshotState{State: buf.Bytes(), Alerts: len(e.st.alerts), Incidents: len(e.st.incidents), Took: time.Since(start), Err: err}
 }
