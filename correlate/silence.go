@@ -134,12 +134,13 @@ func (s *state) applySilence(op *silenceOp, now time.Time, set *Settings) (*Sile
 		if sil.ID != op.expire {
 			continue
 		}
+		if !sil.EndsAt.After(now) {
+			break // ended, and not yet dropped by the next batch
+		}
 		n := *sil
-		if n.EndsAt.After(now) {
-			n.EndsAt = now
-			if n.StartsAt.After(now) {
-				n.StartsAt = now
-			}
+		n.EndsAt = now
+		if n.StartsAt.After(now) {
+			n.StartsAt = now
 		}
 		n.UpdatedAt = now
 		s.silences[i] = &n
