@@ -402,7 +402,7 @@ func (e *Engine) execute(c *Command, reply chan<- commandResult) (any, error) {
 		v, b, err = e.st.act(now, c.Action, set)
 	case c.Problem != nil:
 		v, b, err = e.st.updateProblem(now, c.Problem, set)
-	case c.Changes != nil:
+	case len(c.Changes) > 0:
 		b = e.st.applyChanges(now, c.Changes, set)
 		v = len(c.Changes)
 	case c.Notification != nil:

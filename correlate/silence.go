@@ -179,7 +179,10 @@ func (s *state) unsilence(tx *lazyTxn, now time.Time, set *Settings, b *Batch) {
 			n.Suppressed = ""
 			n.Version++
 			if n.Status == ingest.StatusFiring {
-				ev := ingest.Event{StartsAt: n.StartsAt(), ReceivedAt: now}
+				// At the silence's end, not at this batch's clock: the
+				// incident is the same whichever batch (an idle tick
+				// live, the next record on replay) gets here first.
+				ev := ingest.Event{StartsAt: n.StartsAt(), ReceivedAt: sil.EndsAt}
 				s.correlate(e, &n, &ev, set)
 			}
 			e.row = &n
