@@ -187,6 +187,9 @@ func New(o Options) (*App, error) {
 			return nil, fmt.Errorf("storage.wal: %w", err)
 		}
 		submitter = wal.NewSubmitter(a.wal, a.engine, o.Logger.With("component", "wal"), reg)
+		// Actions, silences, problem updates, change events and
+		// notification records: logged in the same order as the events.
+		a.engine.SetCommandLog(wal.NewCommander(a.wal, a.engine, o.Logger.With("component", "wal"), reg))
 	}
 	a.receiver = ingest.NewReceiver(ingest.ReceiverOptions{
 		Submitter:   submitter,

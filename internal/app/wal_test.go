@@ -17,8 +17,9 @@ import (
 	"github.com/sift-itsm/sift/correlate"
 )
 
-// startOn runs a daemon in-process on the given storage path.
-func startOn(t *testing.T, storage, config string) *daemon {
+// startOn runs a daemon in-process on the given storage path; setup
+// adjusts its options.
+func startOn(t *testing.T, storage, config string, setup ...func(*Options)) *daemon {
 	t.Helper()
 	cfg := ""
 	if config != "" {
@@ -26,7 +27,11 @@ func startOn(t *testing.T, storage, config string) *daemon {
 		require.NoError(t, os.WriteFile(cfg, []byte(config), 0o644))
 	}
 	reg := prometheus.NewRegistry()
-	a, err := New(Options{ConfigFile: cfg, ListenAddress: "127.0.0.1:0", StoragePath: storage, Registry: reg})
+	o := Options{ConfigFile: cfg, ListenAddress: "127.0.0.1:0", StoragePath: storage, Registry: reg}
+	for _, f := range setup {
+		f(&o)
+	}
+	a, err := New(o)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

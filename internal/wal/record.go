@@ -14,7 +14,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/sift-itsm/sift/correlate"
-	"github.com/sift-itsm/sift/incident"
 	"github.com/sift-itsm/sift/ingest"
 )
 
@@ -384,17 +383,11 @@ func (d *decoder) time(base int64) time.Time {
 	return time.Unix(base+sec, int64(nsec)).UTC()
 }
 
-// Command is an engine command as the log keeps it: one of the fields
-// set, and At, the engine clock when it was submitted. The types are the
-// engine's own, as JSON.
-type Command struct {
-	At            time.Time               `json:"at"`
-	Action        *incident.Action        `json:"action,omitempty"`
-	Silence       *correlate.Silence      `json:"silence,omitempty"`
-	ExpireSilence string                  `json:"expire_silence,omitempty"`
-	Problem       *incident.ProblemUpdate `json:"problem,omitempty"`
-	Changes       []correlate.ChangeEvent `json:"changes,omitempty"`
-}
+// Command is an engine command as the log keeps it: correlate.Command
+// as JSON (one of its commands, and At, the engine clock when it was
+// submitted). The types are the engine's own; their JSON is the format,
+// held by TestCommandGolden.
+type Command = correlate.Command
 
 // AppendCommand appends a KindCommand record of c to b.
 func AppendCommand(b []byte, c *Command) ([]byte, error) {
@@ -419,5 +412,20 @@ func DecodeCommand(rec []byte) (*Command, error) {
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("decoding command: %w", err)
 	}
+	if n := commands(&c); n != 1 {
+		return nil, fmt.Errorf("decoding command: %d commands in one record", n)
+	}
 	return &c, nil
+}
+
+// commands counts the commands c holds: a record holds one.
+func commands(c *Command) int {
+	n := 0
+	for _, set := range [...]bool{c.Action != nil, c.Silence != nil, c.ExpireSilence != "", c.Problem != nil,
+		len(c.Changes) > 0, c.Notification != nil, c.PruneNotifications} {
+		if set {
+			n++
+		}
+	}
+	return n
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -129,53 +128,3 @@ func (s *Submitter) handOver(events []ingest.Event) error {
 
 // Flush waits until every event handed over before the call is applied.
 func (s *Submitter) Flush(ctx context.Context) error { return s.eng.Flush(ctx) }
-
-// Replayer is the engine's recovery entry point: correlate.Engine.Replay.
-type Replayer interface {
-	Replay(now time.Time, events []ingest.Event)
-}
-
-// RecoverStats say what Recover replayed.
-type RecoverStats struct {
-	Records int
-	Events  int
-	// End is the position after the last record replayed; Clock the
-	// engine clock after it (the latest receive time).
-	End   Pos
-	Clock time.Time
-}
-
-// Recover replays the log from position from into the engine before it
-// runs: each event record is one batch, applied at the latest receive
-// time seen so far (the clock never runs backwards), as the live engine
-// applied it at its own clock. A record this siftd cannot decode stops
-// the recovery with an error naming its position.
-func Recover(l *Log, from Pos, eng Replayer) (RecoverStats, error) {
-	var st RecoverStats
-	start := from
-	err := l.Replay(from, func(end Pos, rec []byte) error {
-		switch k := RecordKind(rec); k {
-		case KindEvents:
-			// A new slice each time: the engine and its sinks keep it.
-			evs, err := DecodeEvents(rec, nil)
-			if err != nil {
-				return fmt.Errorf("write-ahead log record after %s: %w", start, err)
-			}
-			for i := range evs {
-				if evs[i].ReceivedAt.After(st.Clock) {
-					st.Clock = evs[i].ReceivedAt
-				}
-			}
-			eng.Replay(st.Clock, evs)
-			st.Events += len(evs)
-		default:
-			// Commands are not logged yet (docs/durability.md): a
-			// record of another kind comes from a newer siftd.
-			return fmt.Errorf("write-ahead log record after %s: kind %s is not supported by this siftd", start, k)
-		}
-		st.Records++
-		st.End, start = end, end
-		return nil
-	})
-	return st, err
-}
