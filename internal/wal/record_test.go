@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bytes"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -93,6 +94,64 @@ func TestEventsRoundTrip(t *testing.T) {
 	require.ErrorContains(t, err, "after the last event")
 	_, err = DecodeEvents([]byte{byte(KindCommand)}, nil)
 	require.ErrorContains(t, err, "record kind command")
+}
+
+func TestKafkaEventsRoundTrip(t *testing.T) {
+	evs := sampleEvents(t)
+	offsets := Offsets{{"alerts", 3}: 41, {"alerts", 0}: 7, {"events", 0}: 0, {"a", 1 << 20}: 1<<62 + 5}
+	rec := AppendKafkaEvents(nil, offsets, evs)
+	require.Equal(t, KindKafkaEvents, RecordKind(rec))
+	for _, r := range [][]byte{rec, Compress(nil, rec)} {
+		gotOffsets, got, err := DecodeKafkaEvents(r, nil)
+		require.NoError(t, err)
+		require.Equal(t, offsets, gotOffsets)
+		require.Equal(t, utc(evs), got)
+	}
+	for range 10 { // map order varies; the bytes do not
+		require.Equal(t, rec, AppendKafkaEvents(nil, maps.Clone(offsets), evs), "deterministic")
+	}
+	// The events part is a KindEvents body.
+	require.Equal(t, AppendEvents(nil, evs)[1:], rec[len(rec)-len(AppendEvents(nil, evs))+1:])
+
+	// Offsets alone: the messages were dead letters.
+	gotOffsets, got, err := DecodeKafkaEvents(AppendKafkaEvents(nil, Offsets{{"t", 0}: 9}, nil), nil)
+	require.NoError(t, err)
+	require.Equal(t, Offsets{{"t", 0}: 9}, gotOffsets)
+	require.Empty(t, got)
+
+	for i := range len(rec) {
+		_, _, err := DecodeKafkaEvents(rec[:i], nil)
+		require.Error(t, err, "cut at %d", i)
+	}
+	_, _, err = DecodeKafkaEvents(AppendEvents(nil, evs), nil)
+	require.ErrorContains(t, err, "record kind events")
+	_, err = DecodeEvents(rec, nil)
+	require.ErrorContains(t, err, "record kind kafka events")
+	bad := func(parts ...[]byte) []byte { return append([]byte{byte(KindKafkaEvents)}, bytes.Join(parts, nil)...) }
+	_, _, err = DecodeKafkaEvents(bad([]byte{1, 0, 0, 0}, AppendEvents(nil, nil)[1:]), nil)
+	require.ErrorContains(t, err, "no topic")
+	_, _, err = DecodeKafkaEvents(bad([]byte{2, 1, 't', 0, 0, 1, 't', 0, 1}, AppendEvents(nil, nil)[1:]), nil)
+	require.ErrorContains(t, err, "twice")
+}
+
+// FuzzDecodeKafkaEvents: arbitrary records never panic the decoder, and
+// whatever it accepts encodes and decodes to itself.
+func FuzzDecodeKafkaEvents(f *testing.F) {
+	evs := sampleEvents(f)
+	f.Add(AppendKafkaEvents(nil, Offsets{{"alerts", 3}: 41, {"b", 0}: 0}, evs))
+	f.Add(Compress(nil, AppendKafkaEvents(nil, Offsets{{"alerts", 3}: 41}, evs)))
+	f.Add(AppendKafkaEvents(nil, Offsets{{"t", 1}: 2}, nil))
+	f.Add(AppendKafkaEvents(nil, nil, evs[:1]))
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		offsets, got, err := DecodeKafkaEvents(rec, nil)
+		if err != nil {
+			return
+		}
+		o2, again, err := DecodeKafkaEvents(AppendKafkaEvents(nil, offsets, got), nil)
+		require.NoError(t, err)
+		require.Equal(t, offsets, o2)
+		require.Equal(t, got, again)
+	})
 }
 
 func TestCompressedRecords(t *testing.T) {

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/sift-itsm/sift/correlate"
@@ -23,6 +24,10 @@ type RecoverStats struct {
 	// refused, as it did live (an action the incident's state did not
 	// allow, an unknown incident).
 	Commands, Refused int
+	// Kafka holds the last offset logged of each partition in the
+	// records replayed: where the consumer resumes (after it), and what
+	// a snapshot at End records. Over a snapshot's offsets, these win.
+	Kafka Offsets
 	// End is the position after the last record replayed; Clock the
 	// engine clock after it (the latest receive time or command clock).
 	End   Pos
@@ -37,22 +42,34 @@ type RecoverStats struct {
 // record this siftd cannot decode stops the recovery with an error naming
 // its position.
 func Recover(l *Log, from Pos, eng Replayer) (RecoverStats, error) {
-	var st RecoverStats
+	st := RecoverStats{Kafka: Offsets{}}
 	start := from
 	err := l.Replay(from, func(end Pos, rec []byte) error {
 		switch k := RecordKind(rec); k {
-		case KindEvents:
+		case KindEvents, KindKafkaEvents:
 			// A new slice each time: the engine and its sinks keep it.
-			evs, err := DecodeEvents(rec, nil)
+			var (
+				evs     []ingest.Event
+				offsets Offsets
+				err     error
+			)
+			if k == KindEvents {
+				evs, err = DecodeEvents(rec, nil)
+			} else {
+				offsets, evs, err = DecodeKafkaEvents(rec, nil)
+			}
 			if err != nil {
 				return fmt.Errorf("write-ahead log record after %s: %w", start, err)
 			}
+			maps.Copy(st.Kafka, offsets)
 			for i := range evs {
 				if evs[i].ReceivedAt.After(st.Clock) {
 					st.Clock = evs[i].ReceivedAt
 				}
 			}
-			eng.Replay(st.Clock, evs)
+			if len(evs) > 0 {
+				eng.Replay(st.Clock, evs)
+			}
 			st.Events += len(evs)
 		case KindCommand:
 			c, err := DecodeCommand(rec)

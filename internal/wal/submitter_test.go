@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"sync"
 	"testing"
@@ -286,11 +287,86 @@ func TestRecoverCommands(t *testing.T) {
 
 	restored, st := restart(t, dir, now)
 	require.Equal(t, l.End(), st.End)
-	require.Equal(t, RecoverStats{Records: 6, Events: 5, Commands: 4, Refused: 1, End: st.End, Clock: clock}, st)
+	require.Equal(t, RecoverStats{Records: 6, Events: 5, Commands: 4, Refused: 1, Kafka: Offsets{}, End: st.End, Clock: clock}, st)
 	require.Equal(t, incidentSummary(t, live), incidentSummary(t, restored))
 	require.Equal(t, alertSummary(t, live), alertSummary(t, restored))
 	sum := incidentSummary(t, restored)
 	require.Len(t, sum, 1, "the Disk alerts are silenced")
 	require.Contains(t, sum[0], `"State":"resolved"`)
 	require.Contains(t, fmt.Sprint(alertSummary(t, restored)), `"suppressed":"silence SIL0000001"`)
+}
+
+// TestSubmitOffsets: Kafka events are logged with their offsets, which
+// the Submitter then reports; offsets of dead letters alone are logged
+// too, and Recover returns the last of each partition.
+func TestSubmitOffsets(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir)
+	eng := &fakeEngine{capacity: 100}
+	s := NewSubmitter(l, eng, nil, prometheus.NewRegistry())
+	s.SetOffsets(Offsets{{"old", 0}: 99, {"t", 0}: 1})
+	a, b := batch("a", 2), batch("b", 1)
+	require.NoError(t, s.SubmitOffsets(a, Offsets{{"t", 0}: 5, {"t", 1}: 3}))
+	require.NoError(t, s.SubmitOffsets(b, Offsets{{"t", 0}: 6}))
+	end := l.End()
+	require.NoError(t, s.SubmitOffsets(nil, Offsets{{"t", 1}: 4}))
+	require.NotEqual(t, end, l.End(), "offsets alone are logged")
+	require.Equal(t, [][]ingest.Event{a, b}, eng.got, "and nothing handed over for them")
+	require.Equal(t, Offsets{{"old", 0}: 99, {"t", 0}: 6, {"t", 1}: 4}, s.Offsets())
+	off, ok := s.LastOffset("t", 1)
+	require.True(t, ok)
+	require.Equal(t, int64(4), off)
+	_, ok = s.LastOffset("t", 2)
+	require.False(t, ok)
+	got := s.Offsets()
+	got[TopicPartition{"t", 0}] = 0
+	require.Equal(t, int64(6), s.Offsets()[TopicPartition{"t", 0}], "Offsets is a copy")
+
+	eng.queued = 99
+	require.ErrorIs(t, s.SubmitOffsets(batch("c", 2), Offsets{{"t", 0}: 8}), ingest.ErrQueueFull)
+	require.Equal(t, int64(6), s.Offsets()[TopicPartition{"t", 0}], "refused: nothing logged")
+
+	var replayed [][]ingest.Event
+	st, err := Recover(l, Pos{}, replayFunc(func(_ time.Time, evs []ingest.Event) { replayed = append(replayed, evs) }))
+	require.NoError(t, err)
+	require.Equal(t, Offsets{{"t", 0}: 6, {"t", 1}: 4}, st.Kafka)
+	require.Equal(t, 3, st.Records)
+	require.Equal(t, [][]ingest.Event{a, b}, replayed)
+}
+
+// TestOffsetsAtAPosition: called in an AppendThen callback, Offsets
+// gives exactly the offsets of the Kafka records before that callback's
+// position, however appends interleave: what a snapshot there records.
+func TestOffsetsAtAPosition(t *testing.T) {
+	l := open(t, t.TempDir())
+	s := NewSubmitter(l, &fakeEngine{capacity: 1 << 20}, nil, prometheus.NewRegistry())
+	var wg sync.WaitGroup
+	for p := range 4 {
+		wg.Go(func() {
+			for off := range 50 {
+				require.NoError(t, s.SubmitOffsets(batch("x", 1+off%3), Offsets{{"t", p}: int64(off)}))
+			}
+		})
+	}
+	marks := map[Pos]Offsets{}
+	for range 20 {
+		_, err := l.AppendThen([][]byte{AppendEvents(nil, nil)}, func(end Pos) { marks[end] = s.Offsets() })
+		require.NoError(t, err)
+	}
+	wg.Wait()
+	logged := Offsets{}
+	n := 0
+	require.NoError(t, l.Replay(Pos{}, func(end Pos, rec []byte) error {
+		if RecordKind(rec) == KindKafkaEvents {
+			offs, _, err := DecodeKafkaEvents(rec, nil)
+			require.NoError(t, err)
+			maps.Copy(logged, offs)
+		}
+		if want, ok := marks[end]; ok {
+			require.Equal(t, logged, want, "at %s", end)
+			n++
+		}
+		return nil
+	}))
+	require.Equal(t, 20, n)
 }
