@@ -280,6 +280,10 @@ func New(o Options) (*Consumer, error) {
 	return c, nil
 }
 
+// SetLog makes the consumer submit through l (Options.Log). Call it
+// before Run.
+func (c *Consumer) SetLog(l Log) { c.o.Log = l }
+
 // job is one fetched message on its way through the pipeline, or a marker.
 type job struct {
 	msg    kafkago.Message
