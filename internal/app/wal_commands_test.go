@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sift-itsm/sift/incident"
 )
 
 // stepClock is a daemon clock that moves only when the test says.
@@ -124,4 +127,56 @@ func TestRestartRecoversCommands(t *testing.T) {
 	code, body = d.post(t, "/api/v1/silences", `{"matchers":["instance=\"h6\""],"duration":"1h","created_by":"ann","comment":"next"}`)
 	require.Equal(t, http.StatusCreated, code, body)
 	require.Contains(t, body, `"SIL0000003"`)
+}
+
+// TestRestartKeepsTheNotificationLog: what notify sent, and the ticket
+// ServiceNow gave the incident, are in the write-ahead log: after a
+// restart the incident keeps its ticket and its notification entries,
+// and its next change updates that ticket instead of opening another.
+func TestRestartKeepsTheNotificationLog(t *testing.T) {
+	p := &platform{}
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "hook-url"), srv.URL+"/hook\n")
+	writeFile(t, filepath.Join(dir, "snow-password"), "hunter2\n")
+	cfg := fmt.Sprintf(notifyConfig, srv.URL)
+	cfg = strings.Replace(cfg, "url_file: hook-url", "url_file: "+filepath.Join(dir, "hook-url"), 1)
+	cfg = strings.Replace(cfg, "password_file: snow-password", "password_file: "+filepath.Join(dir, "snow-password"), 1)
+	storage := filepath.Join(dir, "data")
+	d := startOn(t, storage, cfg)
+
+	code, body := d.post(t, "/api/v2/alerts", "["+promAlert("Down", "h1")+"]")
+	require.Equal(t, http.StatusOK, code, body)
+	var inc incident.JSON
+	notified := func(d *daemon) int {
+		d.getJSON(t, "/api/v1/incidents/INC0000001", &inc)
+		n := 0
+		for _, e := range inc.Timeline {
+			if e.Kind == incident.EntryNotification {
+				n++
+			}
+		}
+		return n
+	}
+	require.Eventually(t, func() bool { return notified(d) == 2 }, 10*time.Second, 5*time.Millisecond)
+	before := inc
+	require.Equal(t, map[string]string{"itsm/servicenow": "6816f79cc0a8016401c5a33be04be441"}, before.Tickets)
+	d.shutdown(t)
+
+	d = startOn(t, storage, cfg)
+	require.Equal(t, 2, notified(d))
+	require.Equal(t, before.Tickets, inc.Tickets)
+	require.Equal(t, before.Timeline, inc.Timeline)
+	code, body = d.post(t, "/api/v1/incidents/INC0000001/ack", `{"actor":"alice"}`)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Eventually(t, func() bool { return notified(d) == 4 }, 10*time.Second, 5*time.Millisecond)
+	opened := 0
+	for _, r := range p.requests() {
+		if strings.HasPrefix(r, "POST /api/now/table/incident") {
+			opened++
+		}
+	}
+	require.Equal(t, 1, opened, "one ticket: %v", p.requests())
+	require.Contains(t, p.requests(), "PATCH /api/now/table/incident/6816f79cc0a8016401c5a33be04be441 ")
 }
