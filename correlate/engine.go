@@ -520,7 +520,8 @@ func (e *Engine) AddSilence(ctx context.Context, s Silence) (*Silence, error) {
 }
 
 // ExpireSilence ends a silence now; the firing alerts it muted correlate
-// with the next batch. Unknown ids are ErrNoSilence.
+// (as of now) with the next batch or command. Unknown or ended silences
+// are ErrNoSilence.
 func (e *Engine) ExpireSilence(ctx context.Context, id string) (*Silence, error) {
 	v, err := e.command(ctx, &Command{ExpireSilence: id})
 	if err != nil {
