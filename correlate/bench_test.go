@@ -161,7 +161,7 @@ func BenchmarkSnapshot(b *testing.B) {
 	for b.Loop() {
 		buf = bytes.Buffer{}
 		buf.Grow(400 * len(s.alerts)) // as the engine sizes it from the last one
-		require.NoError(b, s.writeSnapshot(&buf))
+		require.NoError(b, s.writeSnapshot(&buf, t0))
 	}
 	b.ReportMetric(float64(buf.Len())/float64(len(s.alerts)), "bytes/alert")
 }
@@ -170,8 +170,9 @@ func BenchmarkSnapshot(b *testing.B) {
 // before it replays the log after it.
 func BenchmarkRestore(b *testing.B) {
 	var buf bytes.Buffer
-	require.NoError(b, snapshotBenchState(b).writeSnapshot(&buf))
+	require.NoError(b, snapshotBenchState(b).writeSnapshot(&buf, t0))
 	for b.Loop() {
-		require.NoError(b, newState().readSnapshot(bytes.NewReader(buf.Bytes()), rules.Default()))
+		_, err := newState().readSnapshot(bytes.NewReader(buf.Bytes()), rules.Default())
+		require.NoError(b, err)
 	}
 }

@@ -12,7 +12,12 @@
 // received_at and the same clock readings it makes the same rows and
 // changes, however the events were batched (TestBatchingDoesNotChangeOutcome).
 // It never reads the wall clock except through Options.Now, so replay and
-// tests drive time.
+// tests drive time. Commands (users' actions, silences, problem updates,
+// change events, notification-log records) are applied in batches of
+// their own at the clock they were submitted with (Command.At); with a
+// CommandLog (the write-ahead log: SetCommandLog) they are logged before
+// they are queued (Enqueue), and ReplayCommand applies a logged one again
+// with the same outcome.
 //
 // Hot path: a duplicate costs a map lookup and a few atomic stores. The
 // engine keeps its own fingerprint map and writes memdb only for changes

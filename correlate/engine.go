@@ -87,6 +87,11 @@ type Engine struct {
 	closed   bool
 	done     chan struct{}
 
+	// cmdLog, when set (before Run), makes commands durable (command.go).
+	cmdLog CommandLog
+	// clock is the clock of the last batch applied, owned by Run (or
+	// Replay before it): a command never applies before it.
+	clock time.Time
 	// lastSnapshot is the size of the last state encoded (engine
 	// goroutine only).
 	lastSnapshot int
@@ -96,22 +101,12 @@ type item struct {
 	events []ingest.Event
 	// flushed, when set, is closed once everything before it is applied.
 	flushed chan struct{}
-	// action, when set, is a user's action on an incident, applied after
-	// everything before it; its outcome goes to reply.
-	action *incident.Action
-	// silence, when set, creates or expires a silence.
-	silence *silenceOp
-	// problem, when set, is a user's change to a problem.
-	problem *incident.ProblemUpdate
-	// changes, when set, are change events to keep.
-	changes []ChangeEvent
-	// reply is set on every command (e.command): a command is applied
-	// after everything before it, in a batch of its own, and its outcome
-	// goes there.
+	// cmd, with reply, is a command (a user's action, a silence, a
+	// problem update, change events, a notification-log record): applied
+	// after everything before it, in a batch of its own, its outcome sent
+	// to reply.
+	cmd   *Command
 	reply chan commandResult
-
-	// notify, when set, records in or prunes the notification log.
-	notify *notifyOp
 
 	// snapshot, when set, asks for the state after everything before it.
 	snapshot chan<- SnapshotState
@@ -317,8 +312,14 @@ func (e *Engine) Run(ctx context.Context) error {
 				continue
 			}
 			if it.reply != nil { // a command
-				flush()
-				e.applyCommand(it)
+				// The events before it first, as a batch. With none, no
+				// batch of its own: the command runs the timers due by
+				// its clock itself, and replay, which has no such
+				// batch either, applies it to the same state.
+				if parts > 0 {
+					flush()
+				}
+				_, _ = e.execute(it.cmd, it.reply)
 				continue
 			}
 			if parts == 0 {
@@ -373,6 +374,9 @@ func (e *Engine) applyAt(now time.Time, events []ingest.Event, dequeued int64) {
 	start := time.Now() // for the metric only: the engine clock is now
 	e.st.topo = e.Topology()
 	e.st.setRules(e.rules())
+	if now.After(e.clock) {
+		e.clock = now
+	}
 	b := e.st.apply(now, events, e.settings.Load())
 	e.queued.Add(-dequeued)
 	e.m.observe(b, time.Since(start), e.st)
@@ -384,8 +388,18 @@ func (e *Engine) applyAt(now time.Time, events []ingest.Event, dequeued int64) {
 	}
 }
 
-func (e *Engine) applyCommand(it item) {
-	start := time.Now()
+// execute applies a command at c.At, or at the clock of the batch before
+// it if that is later, in a batch of its own, and hands the batch to the
+// sinks; reply, when set, gets the outcome first. The engine is
+// deterministic in its commands and their clocks, so replaying a logged
+// command gives the outcome (a refusal included) it had live.
+func (e *Engine) execute(c *Command, reply chan<- commandResult) (any, error) {
+	start := time.Now() // for the metric only
+	now := c.At
+	if now.Before(e.clock) {
+		now = e.clock
+	}
+	e.clock = now
 	e.st.topo = e.Topology()
 	e.st.setRules(e.rules())
 	var (
@@ -393,49 +407,71 @@ func (e *Engine) applyCommand(it item) {
 		b   *Batch
 		err error
 	)
+	set := e.settings.Load()
 	switch {
-	case it.action != nil:
-		v, b, err = e.st.act(e.now(), it.action, e.settings.Load())
-	case it.problem != nil:
-		v, b, err = e.st.updateProblem(e.now(), it.problem, e.settings.Load())
-	case it.changes != nil:
-		b = e.st.applyChanges(e.now(), it.changes, e.settings.Load())
-		v = len(it.changes)
-	case it.notify != nil:
-		v, b, err = e.st.applyNotify(e.now(), it.notify, e.settings.Load())
+	case c.Action != nil:
+		v, b, err = e.st.act(now, c.Action, set)
+	case c.Problem != nil:
+		v, b, err = e.st.updateProblem(now, c.Problem, set)
+	case len(c.Changes) > 0:
+		b = e.st.applyChanges(now, c.Changes, set)
+		v = len(c.Changes)
+	case c.Notification != nil:
+		v, b, err = e.st.applyNotify(now, &notifyOp{record: c.Notification}, set)
+	case c.PruneNotifications:
+		v, b, err = e.st.applyNotify(now, &notifyOp{prune: true}, set)
+	case c.Silence != nil:
+		b = &Batch{Now: now}
+		v, err = e.st.applySilence(&silenceOp{set: c.Silence}, now, set)
+	case c.ExpireSilence != "":
+		b = &Batch{Now: now}
+		v, err = e.st.applySilence(&silenceOp{expire: c.ExpireSilence}, now, set)
 	default:
-		b = &Batch{Now: e.now()}
-		v, err = e.st.applySilence(it.silence, b.Now, e.settings.Load())
+		b, err = &Batch{Now: now}, errEmptyCommand
 	}
-	it.reply <- commandResult{v: v, err: err}
+	if reply != nil {
+		reply <- commandResult{v: v, err: err}
+	}
 	e.m.observe(b, time.Since(start), e.st)
-	if b.Seq == 0 {
-		return
+	if b.Seq != 0 {
+		for _, s := range e.sinks {
+			s.Consume(b)
+		}
 	}
-	for _, s := range e.sinks {
-		s.Consume(b)
-	}
+	return v, err
 }
 
-// command queues a command after everything submitted before it and
-// waits for its outcome.
-func (e *Engine) command(ctx context.Context, it item) (any, error) {
-	it.reply = make(chan commandResult, 1)
+// command runs c, stamped with the engine clock, after everything
+// submitted before it, and waits for its outcome: through the command
+// log when there is one (SetCommandLog), else straight into the queue.
+func (e *Engine) command(ctx context.Context, c *Command) (any, error) {
+	c.At = e.now()
+	var (
+		p   *Pending
+		err error
+	)
+	if e.cmdLog != nil {
+		p, err = e.cmdLog.LogCommand(c)
+	} else {
+		p, err = e.enqueue(ctx, c)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait(ctx)
+}
+
+// enqueue queues c after everything submitted before it.
+func (e *Engine) enqueue(ctx context.Context, c *Command) (*Pending, error) {
+	it := item{cmd: c, reply: make(chan commandResult, 1)}
 	e.mu.RLock()
+	defer e.mu.RUnlock()
 	if e.closed {
-		e.mu.RUnlock()
 		return nil, ingest.ErrClosed
 	}
 	select {
 	case e.queue <- it:
-	case <-ctx.Done():
-		e.mu.RUnlock()
-		return nil, ctx.Err()
-	}
-	e.mu.RUnlock()
-	select {
-	case r := <-it.reply:
-		return r.v, r.err
+		return &Pending{reply: it.reply}, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -449,7 +485,7 @@ func (e *Engine) Act(ctx context.Context, a incident.Action) (*incident.Incident
 	if err := a.Validate(); err != nil {
 		return nil, err
 	}
-	v, err := e.command(ctx, item{action: &a})
+	v, err := e.command(ctx, &Command{Action: &a})
 	if err != nil {
 		return nil, err
 	}
@@ -461,7 +497,7 @@ func (e *Engine) Act(ctx context.Context, a incident.Action) (*incident.Incident
 // problem does not allow is an *incident.ProblemTransitionError; unknown
 // problems ErrNoProblem, unknown incidents ErrNoIncident.
 func (e *Engine) UpdateProblem(ctx context.Context, u incident.ProblemUpdate) (*incident.Problem, error) {
-	v, err := e.command(ctx, item{problem: &u})
+	v, err := e.command(ctx, &Command{Problem: &u})
 	if err != nil {
 		return nil, err
 	}
@@ -474,7 +510,10 @@ func (e *Engine) AddChanges(ctx context.Context, cs []ChangeEvent) error {
 	if err := validateChanges(cs); err != nil {
 		return err
 	}
-	_, err := e.command(ctx, item{changes: cs})
+	if len(cs) == 0 {
+		return nil
+	}
+	_, err := e.command(ctx, &Command{Changes: cs})
 	return err
 }
 
@@ -484,7 +523,7 @@ func (e *Engine) AddSilence(ctx context.Context, s Silence) (*Silence, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	v, err := e.command(ctx, item{silence: &silenceOp{set: &s}})
+	v, err := e.command(ctx, &Command{Silence: &s})
 	if err != nil {
 		return nil, err
 	}
@@ -492,9 +531,10 @@ func (e *Engine) AddSilence(ctx context.Context, s Silence) (*Silence, error) {
 }
 
 // ExpireSilence ends a silence now; the firing alerts it muted correlate
-// with the next batch. Unknown ids are ErrNoSilence.
+// (as of now) with the next batch or command. Unknown or ended silences
+// are ErrNoSilence.
 func (e *Engine) ExpireSilence(ctx context.Context, id string) (*Silence, error) {
-	v, err := e.command(ctx, item{silence: &silenceOp{expire: id}})
+	v, err := e.command(ctx, &Command{ExpireSilence: id})
 	if err != nil {
 		return nil, err
 	}

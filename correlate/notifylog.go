@@ -156,7 +156,7 @@ func (e *Engine) RecordNotification(ctx context.Context, r NotificationRecord) (
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	v, err := e.command(ctx, item{notify: &notifyOp{record: &r}})
+	v, err := e.command(ctx, &Command{Notification: &r})
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +166,7 @@ func (e *Engine) RecordNotification(ctx context.Context, r NotificationRecord) (
 // PruneNotifications drops the records of incidents no longer in memory
 // and returns how many it dropped.
 func (e *Engine) PruneNotifications(ctx context.Context) (int, error) {
-	v, err := e.command(ctx, item{notify: &notifyOp{prune: true}})
+	v, err := e.command(ctx, &Command{PruneNotifications: true})
 	if err != nil {
 		return 0, err
 	}

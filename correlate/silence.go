@@ -134,12 +134,13 @@ func (s *state) applySilence(op *silenceOp, now time.Time, set *Settings) (*Sile
 		if sil.ID != op.expire {
 			continue
 		}
+		if !sil.EndsAt.After(now) {
+			break // ended, and not yet dropped by the next batch
+		}
 		n := *sil
-		if n.EndsAt.After(now) {
-			n.EndsAt = now
-			if n.StartsAt.After(now) {
-				n.StartsAt = now
-			}
+		n.EndsAt = now
+		if n.StartsAt.After(now) {
+			n.StartsAt = now
 		}
 		n.UpdatedAt = now
 		s.silences[i] = &n
@@ -178,7 +179,10 @@ func (s *state) unsilence(tx *lazyTxn, now time.Time, set *Settings, b *Batch) {
 			n.setSuppressed("")
 			n.Version++
 			if n.Status == ingest.StatusFiring {
-				ev := ingest.Event{StartsAt: n.StartsAt(), ReceivedAt: now}
+				// At the silence's end, not at this batch's clock: the
+				// incident is the same whichever batch (an idle tick
+				// live, the next record on replay) gets here first.
+				ev := ingest.Event{StartsAt: n.StartsAt(), ReceivedAt: sil.EndsAt}
 				s.correlate(e, &n, &ev, set)
 			}
 			e.row = &n

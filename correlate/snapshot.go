@@ -30,6 +30,8 @@ import (
 // compare every alert, incident, problem, silence and change after a
 // restore, and what the engine does next.
 type stateSnapshot struct {
+	// Clock is the engine's clock: the last batch's (Unix ns).
+	Clock                                 int64
 	Seq, ApplyNo, IncSeq, ProbSeq, SilSeq uint64
 	OpenIncidents                         int
 	Active                                []int
@@ -122,9 +124,10 @@ type snapTimer struct {
 
 // writeSnapshot encodes the state. Engine goroutine only, between
 // batches.
-func (s *state) writeSnapshot(w io.Writer) error {
+func (s *state) writeSnapshot(w io.Writer, clock time.Time) error {
 	snap := stateSnapshot{
-		Seq: s.seq, ApplyNo: s.applyNo, IncSeq: s.incSeq, ProbSeq: s.probSeq, SilSeq: s.silSeq,
+		Clock: unixNano(clock),
+		Seq:   s.seq, ApplyNo: s.applyNo, IncSeq: s.incSeq, ProbSeq: s.probSeq, SilSeq: s.silSeq,
 		OpenIncidents: s.openIncidents, Active: s.active[:],
 		Groups: map[string]uint64{}, CIInc: map[string]uint64{}, Sigs: map[string]snapSig{},
 		MutedBy: s.mutedBy, Changes: s.changes,
@@ -234,16 +237,16 @@ func heapOf(ts []snapTimer) timerHeap {
 // readSnapshot restores the state from a snapshot into s, a fresh state.
 // rs are the rules in force: an incident whose rule is gone keeps a rule
 // of that name with no window, so that nothing joins it any more.
-func (s *state) readSnapshot(r io.Reader, rs *rules.Set) error {
+func (s *state) readSnapshot(r io.Reader, rs *rules.Set) (clock time.Time, err error) {
 	if len(s.alerts) > 0 || len(s.incidents) > 0 || s.seq > 0 {
-		return errors.New("restoring a snapshot into an engine that has state")
+		return time.Time{}, errors.New("restoring a snapshot into an engine that has state")
 	}
 	var snap stateSnapshot
 	if err := gob.NewDecoder(r).Decode(&snap); err != nil {
-		return fmt.Errorf("decoding the engine state: %w", err)
+		return time.Time{}, fmt.Errorf("decoding the engine state: %w", err)
 	}
 	if len(snap.Active) != len(s.active) {
-		return fmt.Errorf("engine state has %d severities, this siftd %d", len(snap.Active), len(s.active))
+		return time.Time{}, fmt.Errorf("engine state has %d severities, this siftd %d", len(snap.Active), len(s.active))
 	}
 	s.setRules(rs)
 	s.seq, s.applyNo, s.incSeq, s.probSeq, s.silSeq = snap.Seq, snap.ApplyNo, snap.IncSeq, snap.ProbSeq, snap.SilSeq
@@ -254,7 +257,7 @@ func (s *state) readSnapshot(r io.Reader, rs *rules.Set) error {
 	incs := make(map[uint64]*incState, len(snap.Incidents))
 	for _, si := range snap.Incidents {
 		if len(si.Firing) != len(severityIndex) {
-			return fmt.Errorf("incident %s: %d severities, this siftd %d", si.Row.ID(), len(si.Firing), len(severityIndex))
+			return time.Time{}, fmt.Errorf("incident %s: %d severities, this siftd %d", si.Row.ID(), len(si.Firing), len(severityIndex))
 		}
 		rule, ok := s.rules.Rule(si.Rule)
 		if !ok {
@@ -282,15 +285,14 @@ func (s *state) readSnapshot(r io.Reader, rs *rules.Set) error {
 		}
 		return is, nil
 	}
-	var err error
 	for k, seq := range snap.Groups {
 		if s.groups[k], err = inc(seq); err != nil {
-			return err
+			return time.Time{}, err
 		}
 	}
 	for k, seq := range snap.CIInc {
 		if s.ciInc[k], err = inc(seq); err != nil {
-			return err
+			return time.Time{}, err
 		}
 	}
 	for _, sp := range snap.Problems {
@@ -309,13 +311,13 @@ func (s *state) readSnapshot(r io.Reader, rs *rules.Set) error {
 		for _, o := range ss.Occ {
 			is, err := inc(o.Inc)
 			if err != nil {
-				return err
+				return time.Time{}, err
 			}
 			sig.occ = append(sig.occ, occurrence{at: o.At, inc: is})
 		}
 		if ss.Problem != 0 {
 			if sig.problem = s.problems[ss.Problem]; sig.problem == nil {
-				return fmt.Errorf("engine state refers to problem %s, which it does not hold", incident.ProblemID(ss.Problem))
+				return time.Time{}, fmt.Errorf("engine state refers to problem %s, which it does not hold", incident.ProblemID(ss.Problem))
 			}
 		}
 		s.sigs[k] = sig
@@ -336,7 +338,7 @@ func (s *state) readSnapshot(r io.Reader, rs *rules.Set) error {
 		e.hot.endsAt.Store(sa.EndsAt)
 		if sa.Incident != 0 {
 			if e.inc, err = inc(sa.Incident); err != nil {
-				return err
+				return time.Time{}, err
 			}
 		}
 		s.alerts[a.Fingerprint] = e
@@ -351,7 +353,7 @@ func (s *state) readSnapshot(r io.Reader, rs *rules.Set) error {
 		for _, m := range ss.Matchers {
 			lm, err := labels.NewMatcher(m.Type, m.Name, m.Value)
 			if err != nil {
-				return fmt.Errorf("silence %s: %w", sil.ID, err)
+				return time.Time{}, fmt.Errorf("silence %s: %w", sil.ID, err)
 			}
 			sil.Matchers = append(sil.Matchers, lm)
 		}
@@ -361,7 +363,7 @@ func (s *state) readSnapshot(r io.Reader, rs *rules.Set) error {
 	for _, id := range snap.Muting {
 		sil := sils[id]
 		if sil == nil {
-			return fmt.Errorf("engine state mutes with silence %s, which it does not hold", id)
+			return time.Time{}, fmt.Errorf("engine state mutes with silence %s, which it does not hold", id)
 		}
 		s.silences = append(s.silences, sil)
 	}
@@ -378,14 +380,17 @@ func (s *state) readSnapshot(r io.Reader, rs *rules.Set) error {
 	}
 	s.timers, s.incTimers, s.slaTimers = heapOf(snap.Timers), heapOf(snap.IncTimers), heapOf(snap.SLATimers)
 	tx.commit()
-	return nil
+	if snap.Clock != 0 {
+		clock = fromUnixNano(snap.Clock)
+	}
+	return clock, nil
 }
 
 // WriteSnapshot writes the engine's state to w: before Run, or after Run
 // returned (at shutdown, once the queue is drained). It returns how many
 // alerts and incidents it wrote.
 func (e *Engine) WriteSnapshot(w io.Writer) (alerts, incidents int, err error) {
-	if err := e.st.writeSnapshot(w); err != nil {
+	if err := e.st.writeSnapshot(w, e.clock); err != nil {
 		return 0, 0, err
 	}
 	return len(e.st.alerts), len(e.st.incidents), nil
@@ -394,9 +399,11 @@ func (e *Engine) WriteSnapshot(w io.Writer) (alerts, incidents int, err error) {
 // RestoreSnapshot restores a state WriteSnapshot wrote into a new engine,
 // before Run and before anything is replayed into it.
 func (e *Engine) RestoreSnapshot(r io.Reader) error {
-	if err := e.st.readSnapshot(r, e.rules()); err != nil {
+	clock, err := e.st.readSnapshot(r, e.rules())
+	if err != nil {
 		return err
 	}
+	e.clock = clock
 	e.m.observe(&Batch{}, 0, e.st)
 	return nil
 }
@@ -436,7 +443,7 @@ func (e *Engine) encodeState() SnapshotState {
 	start := time.Now()
 	var buf bytes.Buffer
 	buf.Grow(e.lastSnapshot + e.lastSnapshot/8) // no copies as it grows
-	err := e.st.writeSnapshot(&buf)
+	err := e.st.writeSnapshot(&buf, e.clock)
 	e.lastSnapshot = buf.Len()
 	return SnapshotState{State: buf.Bytes(), Alerts: len(e.st.alerts), Incidents: len(e.st.incidents), Took: time.Since(start), Err: err}
 }

@@ -150,14 +150,16 @@ func TestSnapshotRestoresTheState(t *testing.T) {
 			var now time.Time
 			before := runSteps(a, &set, steps[:cut], &now)
 			var buf bytes.Buffer
-			require.NoError(t, a.writeSnapshot(&buf))
+			require.NoError(t, a.writeSnapshot(&buf, t0))
 			raw := buf.Bytes()
 
 			b := newState()
-			require.NoError(t, b.readSnapshot(bytes.NewReader(raw), rules.Default()))
+			clock, err := b.readSnapshot(bytes.NewReader(raw), rules.Default())
+			require.NoError(t, err)
+			require.Equal(t, t0, clock)
 			sameDump(t, dump(t, a), dump(t, b), "restored state")
 			var again bytes.Buffer
-			require.NoError(t, b.writeSnapshot(&again))
+			require.NoError(t, b.writeSnapshot(&again, t0))
 			require.Equal(t, decodeSnap(t, raw), decodeSnap(t, again.Bytes()), "snapshot of the restored state")
 
 			after := runSteps(b, &set, steps[cut:], &now)
@@ -193,9 +195,11 @@ func TestRestoreRefusesAStateAndGarbage(t *testing.T) {
 	set := DefaultSettings()
 	s.apply(t0, []ingest.Event{ev(0, "alertname", "A")}, &set)
 	var buf bytes.Buffer
-	require.NoError(t, s.writeSnapshot(&buf))
-	require.ErrorContains(t, s.readSnapshot(bytes.NewReader(buf.Bytes()), rules.Default()), "has state")
-	require.ErrorContains(t, newState().readSnapshot(bytes.NewReader([]byte("not a snapshot")), rules.Default()), "decoding the engine state")
+	require.NoError(t, s.writeSnapshot(&buf, t0))
+	_, err := s.readSnapshot(bytes.NewReader(buf.Bytes()), rules.Default())
+	require.ErrorContains(t, err, "has state")
+	_, err = newState().readSnapshot(bytes.NewReader([]byte("not a snapshot")), rules.Default())
+	require.ErrorContains(t, err, "decoding the engine state")
 }
 
 // TestQueueSnapshotCoversWhatWasQueuedBefore: the state arrives after the

@@ -573,6 +573,12 @@ func (s *state) command(now time.Time, set *Settings, fn func(tx *lazyTxn, at in
 	b := &Batch{Now: now}
 	tx := lazyTxn{db: s.db, pages: s.pages}
 	s.applyNo++
+	if len(s.silences) > 0 {
+		// As a batch of events does: silences that ended by now let
+		// their alerts correlate before the command sees the state
+		// (the same state on replay, which has no idle batches).
+		s.unsilence(&tx, now, set, b)
+	}
 	at := unixNano(now)
 	s.runTimers(&tx, at, set, b)
 	fn(&tx, at, b)

@@ -33,6 +33,29 @@ type queue interface {
 	QueueCapacity() int
 }
 
+// Log makes the consumer's events durable: the write-ahead log's
+// Submitter (internal/wal, through internal/app). With a Log the consumer
+// submits through it and commits an offset once the log holds the events
+// up to it (not once the engine applied them), and a partition resumes
+// after the last offset the log holds when that is past the committed one.
+type Log interface {
+	// SubmitLogged writes events with, per partition, the offset of the
+	// last message they come from (last may hold partitions whose
+	// messages gave no events: dead letters), waits until the record is
+	// durable and queues the events in the engine. ingest.ErrQueueFull:
+	// nothing was written, the queue has no room yet.
+	SubmitLogged(events []ingest.Event, last []Offset) error
+	// LastLogged is the last offset of a partition the log holds.
+	LastLogged(topic string, partition int) (int64, bool)
+}
+
+// Offset is a message's place: its topic, partition and offset.
+type Offset struct {
+	Topic     string
+	Partition int
+	Offset    int64
+}
+
 // Topic is one consumed topic and the wire format of its messages.
 type Topic struct {
 	Name   string
@@ -54,7 +77,10 @@ type Options struct {
 	Dialer    *kafkago.Dialer
 	Transport *kafkago.Transport
 
-	Engine     Engine
+	Engine Engine
+	// Log, when set, makes the events durable before their offsets are
+	// committed (see Log); Engine then still tells the queue's room.
+	Log        Log
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	// Now stamps ReceivedAt on decoded events; time.Now when nil.
@@ -80,7 +106,8 @@ type Options struct {
 // Consumer reads the configured topics as a member of a consumer group,
 // decodes each message with its topic's parser and submits the events to
 // the engine, committing offsets at least once: an offset is committed only
-// after the engine has applied every event up to it.
+// after the engine has applied every event up to it, or, with a Log, once
+// the log holds them.
 //
 // # Concurrency
 //
@@ -253,6 +280,10 @@ func New(o Options) (*Consumer, error) {
 	return c, nil
 }
 
+// SetLog makes the consumer submit through l (Options.Log). Call it
+// before Run.
+func (c *Consumer) SetLog(l Log) { c.o.Log = l }
+
 // job is one fetched message on its way through the pipeline, or a marker.
 type job struct {
 	msg    kafkago.Message
@@ -377,8 +408,9 @@ func (c *Consumer) fetchPartition(runCtx, workCtx, genCtx context.Context, gen *
 	rc := c.reader
 	rc.Topic, rc.Partition = topic, a.ID
 	r := kafkago.NewReader(rc)
-	if err := r.SetOffset(a.Offset); err != nil {
-		c.logger.Error("kafka partition: cannot set offset", "topic", topic, "partition", a.ID, "offset", a.Offset, "err", err)
+	offset := c.resumeAt(gen, topic, a)
+	if err := r.SetOffset(offset); err != nil {
+		c.logger.Error("kafka partition: cannot set offset", "topic", topic, "partition", a.ID, "offset", offset, "err", err)
 	}
 	lag := c.m.lagGauge(topic, a.ID)
 	delay := minBackoff
@@ -417,6 +449,32 @@ func (c *Consumer) fetchPartition(runCtx, workCtx, genCtx context.Context, gen *
 	if err := c.Commit(workCtx); err != nil {
 		c.logger.Warn("kafka offset commit at partition hand-over failed; the uncommitted messages will be consumed again", "topic", topic, "partition", a.ID, "err", err)
 	}
+}
+
+// resumeAt is where a partition assigned in gen is read from: its
+// committed offset (a.Offset; negative when the group has none), or,
+// with a Log, the message after the last one the log holds if that is
+// further: those were logged (and will be replayed, or were) but their
+// offsets not committed before the stop. The logged offset is then
+// committed with the next commit, so that the group's offsets catch up.
+func (c *Consumer) resumeAt(gen *kafkago.Generation, topic string, a kafkago.PartitionAssignment) int64 {
+	if c.o.Log == nil {
+		return a.Offset
+	}
+	last, ok := c.o.Log.LastLogged(topic, a.ID)
+	if !ok || last < a.Offset {
+		return a.Offset
+	}
+	c.m.resumedFromLog.Inc()
+	c.logger.Info("kafka partition resumes after the write-ahead log's last offset, past the committed one",
+		"topic", topic, "partition", a.ID, "committed", a.Offset, "logged", last)
+	c.mu.Lock()
+	p := partition{topic, a.ID}
+	if cur, ok := c.applied[p]; !ok || cur.offset < last {
+		c.applied[p] = position{last, gen}
+	}
+	c.mu.Unlock()
+	return last + 1
 }
 
 // submitLoop submits decoded events to the engine in fetch order, a few
@@ -487,7 +545,22 @@ func (c *Consumer) submitBatch(ctx context.Context, batch []*job, n int) error {
 		}
 		events = append(events, j.events...)
 	}
-	if err := c.submit(ctx, events); err != nil {
+	var last []Offset
+	if c.o.Log != nil {
+		// The batch is in fetch order: a partition's last job has its
+		// highest offset.
+		at := map[partition]int{}
+		for _, j := range batch {
+			p := partition{j.msg.Topic, j.msg.Partition}
+			if i, ok := at[p]; ok {
+				last[i].Offset = j.msg.Offset
+				continue
+			}
+			at[p] = len(last)
+			last = append(last, Offset{Topic: p.topic, Partition: p.id, Offset: j.msg.Offset})
+		}
+	}
+	if err := c.submit(ctx, events, last); err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -507,20 +580,27 @@ const (
 	maxFetchBackoff = 5 * time.Second
 )
 
-// submit hands events to the engine, waiting with backoff while its queue
+// submit hands events to the engine, or with a Log to the log with the
+// offsets of their messages (last), waiting with backoff while the queue
 // is full: never dropped, since their offsets are not committed until the
-// engine applied them. A batch larger than the whole queue goes in parts.
-func (c *Consumer) submit(ctx context.Context, events []ingest.Event) error {
+// engine applied them or the log holds them. A batch larger than the
+// whole queue goes in parts, the offsets with the last (a stop between
+// the parts consumes the batch's messages again: at least once).
+func (c *Consumer) submit(ctx context.Context, events []ingest.Event, last []Offset) error {
 	q, hasQueue := c.o.Engine.(queue)
-	for len(events) > 0 {
+	for first := true; first || len(events) > 0; first = false {
 		chunk := events
 		if hasQueue {
 			chunk = events[:min(len(events), max(q.QueueCapacity(), 1))]
 		}
+		var offsets []Offset
+		if len(chunk) == len(events) {
+			offsets = last
+		}
 		delay := minBackoff
 		for {
 			if !hasQueue || q.QueueLength()+len(chunk) <= q.QueueCapacity() {
-				err := c.o.Engine.Submit(chunk)
+				err := c.send(chunk, offsets)
 				if err == nil {
 					break
 				}
@@ -537,6 +617,17 @@ func (c *Consumer) submit(ctx context.Context, events []ingest.Event) error {
 		events = events[len(chunk):]
 	}
 	return nil
+}
+
+// send submits one part of a batch to the log or the engine.
+func (c *Consumer) send(events []ingest.Event, last []Offset) error {
+	switch {
+	case len(events) == 0 && len(last) == 0:
+		return nil
+	case c.o.Log != nil:
+		return c.o.Log.SubmitLogged(events, last)
+	}
+	return c.o.Engine.Submit(events)
 }
 
 // deadLetter counts an undecodable message and writes it, with headers
@@ -603,11 +694,12 @@ func (c *Consumer) commitLoop(ctx context.Context) {
 	}
 }
 
-// Commit waits until the engine has applied every event submitted so far,
-// then commits the offsets of their messages, each in the generation it
-// was fetched in: the coordinator refuses a generation that has ended, so
-// an old position never overwrites a new owner's. On failure the current
-// generation's offsets stay pending for the next commit.
+// Commit waits until the engine has applied every event submitted so far
+// (with a Log, they are in the log already: no wait), then commits the
+// offsets of their messages, each in the generation it was fetched in:
+// the coordinator refuses a generation that has ended, so an old position
+// never overwrites a new owner's. On failure the current generation's
+// offsets stay pending for the next commit.
 func (c *Consumer) Commit(ctx context.Context) error {
 	c.commitMu.Lock()
 	defer c.commitMu.Unlock()
@@ -621,9 +713,11 @@ func (c *Consumer) Commit(ctx context.Context) error {
 	c.mu.Unlock()
 
 	start := time.Now()
-	if err := c.o.Engine.Flush(ctx); err != nil {
-		c.restore(taken)
-		return fmt.Errorf("waiting for the engine: %w", err)
+	if c.o.Log == nil {
+		if err := c.o.Engine.Flush(ctx); err != nil {
+			c.restore(taken)
+			return fmt.Errorf("waiting for the engine: %w", err)
+		}
 	}
 	byGen := map[*kafkago.Generation]map[string]map[int]int64{}
 	for p, pos := range taken {

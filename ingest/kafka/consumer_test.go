@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sift-itsm/sift/correlate"
@@ -400,7 +401,7 @@ func TestSubmitRetriesAFullQueueWithBackoff(t *testing.T) {
 	e := &fullEngine{full: 8}
 	c, slept := testConsumer(t, e)
 	events := make([]ingest.Event, 3)
-	require.NoError(t, c.submit(context.Background(), events))
+	require.NoError(t, c.submit(context.Background(), events, nil))
 	require.Equal(t, [][]ingest.Event{events}, e.submitted, "taken whole, once")
 	require.Equal(t, []time.Duration{1, 2, 4, 8, 16, 32, 50, 50}, scale(*slept, time.Millisecond))
 	require.Equal(t, 8.0, testutil.ToFloat64(c.m.submitRetries))
@@ -410,7 +411,7 @@ func TestSubmitWaitsForRoomAndSplitsOversizedBatches(t *testing.T) {
 	e := &queueEngine{capacity: 4, lengths: []int{3, 2, 0}}
 	c, slept := testConsumer(t, e)
 	events := make([]ingest.Event, 10)
-	require.NoError(t, c.submit(context.Background(), events))
+	require.NoError(t, c.submit(context.Background(), events, nil))
 	// 3+4 and 2+4 do not fit a queue of 4: two waits, no refused Submit.
 	require.Equal(t, []time.Duration{1, 2}, scale(*slept, time.Millisecond))
 	require.Equal(t, [][]ingest.Event{events[:4], events[4:8], events[8:]}, e.submitted)
@@ -424,7 +425,7 @@ func TestSubmitGivesUpWhenStopped(t *testing.T) {
 		cancel()
 		return ctx.Err()
 	}
-	require.ErrorIs(t, c.submit(ctx, make([]ingest.Event, 1)), context.Canceled)
+	require.ErrorIs(t, c.submit(ctx, make([]ingest.Event, 1), nil), context.Canceled)
 	require.Empty(t, e.submitted)
 }
 
@@ -451,4 +452,142 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	f(func(o *Options) { o.Engine = nil }, "no engine")
 	f(func(o *Options) { o.Topics = []Topic{{"t", "json"}} }, `topic "t": unknown format "json"`)
 	f(func(o *Options) { o.Topics = []Topic{{"t", "generic"}, {"t", "prometheus"}} }, `topic "t" is listed twice`)
+}
+
+// memLog is a Log in memory in front of an engine: it records what it
+// logged and, with before set, runs it before logging each record.
+type memLog struct {
+	mu      sync.Mutex
+	e       Engine
+	last    map[partition]int64
+	records [][]Offset
+	parts   [][]ingest.Event
+	before  func(last []Offset)
+}
+
+func newMemLog(e Engine) *memLog { return &memLog{e: e, last: map[partition]int64{}} }
+
+func (l *memLog) SubmitLogged(evs []ingest.Event, last []Offset) error {
+	if l.before != nil {
+		l.before(last)
+	}
+	l.mu.Lock()
+	l.records = append(l.records, last)
+	l.parts = append(l.parts, evs)
+	for _, o := range last {
+		l.last[partition{o.Topic, o.Partition}] = o.Offset
+	}
+	l.mu.Unlock()
+	if len(evs) == 0 {
+		return nil
+	}
+	return l.e.Submit(evs)
+}
+
+func (l *memLog) LastLogged(topic string, p int) (int64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	off, ok := l.last[partition{topic, p}]
+	return off, ok
+}
+
+func (l *memLog) lastOf(topic string, p int) int64 {
+	off, ok := l.LastLogged(topic, p)
+	if !ok {
+		return -1
+	}
+	return off
+}
+
+func TestSubmitLoggedSplitsWithTheOffsetsOnTheLastPart(t *testing.T) {
+	e := &queueEngine{capacity: 4}
+	c, _ := testConsumer(t, e)
+	log := newMemLog(e)
+	c.o.Log = log
+	events := make([]ingest.Event, 10)
+	last := []Offset{{"t", 0, 7}, {"t", 1, 3}}
+	require.NoError(t, c.submit(context.Background(), events, last))
+	require.Equal(t, [][]Offset{nil, nil, last}, log.records)
+	require.Equal(t, [][]ingest.Event{events[:4], events[4:8], events[8:]}, log.parts)
+
+	// Dead letters only: the offsets are logged alone.
+	require.NoError(t, c.submit(context.Background(), nil, []Offset{{"t", 0, 8}}))
+	require.Equal(t, []Offset{{"t", 0, 8}}, log.records[3])
+	require.Empty(t, log.parts[3])
+	require.Len(t, e.submitted, 3, "nothing for the engine")
+}
+
+// TestCommitsFollowTheLog: with a Log, a batch's offsets are committed
+// only once the log holds it. The Log commits (as the commit loop could
+// at any moment) just before it logs each batch: the group's offsets
+// are then never past what was logged.
+func TestCommitsFollowTheLog(t *testing.T) {
+	cl := kafkatest.New(t)
+	topic := cl.CreateTopic(t, "in", 2)
+	group := kafkatest.Name(t, "group")
+	e := newEngine(t)
+	log := newMemLog(e)
+	msgs := seqMessages(0, 40, 2, 5)
+	cl.Produce(t, topic, msgs...)
+	var (
+		c      *Consumer
+		ready  = make(chan struct{})
+		checks int
+	)
+	log.before = func(last []Offset) {
+		<-ready
+		if len(last) == 0 {
+			return
+		}
+		assert.NoError(t, c.Commit(context.Background()))
+		for p, off := range cl.Committed(t, group, topic) {
+			assert.LessOrEqual(t, off, log.lastOf(topic, p)+1, "partition %d committed ahead of the log", p)
+			checks++
+		}
+	}
+	r := start(t, cl, e, group, []Topic{{topic, ingest.SourcePrometheus}}, func(o *Options) {
+		o.Log = log
+		o.CommitInterval = time.Hour // only the commits above, and the last
+	})
+	c = r.c
+	close(ready)
+	waitApplied(t, e.applied, 80)
+	r.stop()
+	require.Equal(t, ends(cl.ReadAll(t, topic, 40)), cl.Committed(t, group, topic), "a clean stop commits what was logged")
+	require.Positive(t, checks)
+	requireExactlyOnce(t, e.applied.snapshot(), 0, 80)
+	require.Zero(t, testutil.ToFloat64(r.c.m.resumedFromLog))
+}
+
+// TestResumesAfterTheLoggedOffsets: messages logged before a stop whose
+// offsets were not committed are not consumed again: the partition
+// resumes after the log's last offset, and commits it. A log behind the
+// committed offset changes nothing.
+func TestResumesAfterTheLoggedOffsets(t *testing.T) {
+	cl := kafkatest.New(t)
+	topic := cl.CreateTopic(t, "in", 1)
+	topics := []Topic{{topic, ingest.SourcePrometheus}}
+	group := kafkatest.Name(t, "group")
+	e := newEngine(t)
+	log := newMemLog(e)
+	cl.Produce(t, topic, seqMessages(0, 30, 1, 1)...)
+	log.last[partition{topic, 0}] = 19 // seqs 0 to 19: logged, not committed
+
+	r := start(t, cl, e, group, topics, func(o *Options) { o.Log = log })
+	waitApplied(t, e.applied, 10)
+	waitCommitted(t, cl, group, topic, map[int]int64{0: 30})
+	r.stop()
+	require.Equal(t, 10, e.applied.count())
+	requireExactlyOnce(t, e.applied.snapshot(), 20, 10)
+	require.Equal(t, 1.0, testutil.ToFloat64(r.c.m.resumedFromLog))
+
+	log.last[partition{topic, 0}] = 5 // an older log: the commit wins
+	cl.Produce(t, topic, seqMessages(30, 5, 1, 1)...)
+	r = start(t, cl, e, group, topics, func(o *Options) { o.Log = log })
+	waitApplied(t, e.applied, 15)
+	waitCommitted(t, cl, group, topic, map[int]int64{0: 35})
+	r.stop()
+	require.Equal(t, 15, e.applied.count())
+	requireExactlyOnce(t, e.applied.snapshot(), 20, 15)
+	require.Zero(t, testutil.ToFloat64(r.c.m.resumedFromLog))
 }

@@ -7,7 +7,13 @@
 // engine has applied every event of the messages up to it (Engine.Flush,
 // then the commit), so a crash or a rebalance can repeat events but never
 // lose them; a clean stop commits everything it applied, so a restart
-// repeats nothing. A full engine queue is waited out with backoff, never
+// repeats nothing. With a Log (siftd's write-ahead log) the events are
+// durable before their offsets are committed: the log holds each batch
+// with the last offset of each partition in it, an offset is committed
+// once its record is synced, and a partition resumes after the last
+// offset logged when that is past the committed one, so that a crash
+// between the sync and the commit repeats nothing either (the log
+// replays those events). A full engine queue is waited out with backoff, never
 // dropped. A message that fails to decode goes to the dead-letter topic
 // with its original key, value and headers, plus headers naming the error
 // and its source topic, partition and offset; the partition moves on.

@@ -8,17 +8,18 @@ import (
 )
 
 type metrics struct {
-	messages      *prometheus.CounterVec
-	bytes         *prometheus.CounterVec
-	events        *prometheus.CounterVec
-	decodeErrors  *prometheus.CounterVec
-	deadLetters   *prometheus.CounterVec
-	deadLetterErr prometheus.Counter
-	submitRetries prometheus.Counter
-	commitTime    prometheus.Histogram
-	commitErrors  prometheus.Counter
-	lag           *prometheus.GaugeVec
-	assigned      prometheus.Gauge
+	messages       *prometheus.CounterVec
+	bytes          *prometheus.CounterVec
+	events         *prometheus.CounterVec
+	decodeErrors   *prometheus.CounterVec
+	deadLetters    *prometheus.CounterVec
+	deadLetterErr  prometheus.Counter
+	submitRetries  prometheus.Counter
+	resumedFromLog prometheus.Counter
+	commitTime     prometheus.Histogram
+	commitErrors   prometheus.Counter
+	lag            *prometheus.GaugeVec
+	assigned       prometheus.Gauge
 }
 
 // topicMetrics are one topic's counters, looked up once.
@@ -57,6 +58,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		submitRetries: f.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "submit_retries_total",
 			Help: "Times a batch of Kafka events waited for room in the engine queue.",
+		}),
+		resumedFromLog: f.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Subsystem: sub, Name: "resumed_from_log_total",
+			Help: "Partitions assigned whose consumption resumed after the last offset in the write-ahead log, past the committed offset: their events were logged but the offsets not committed before a stop.",
 		}),
 		commitTime: f.NewHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Subsystem: sub, Name: "commit_duration_seconds",

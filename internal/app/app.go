@@ -95,6 +95,7 @@ type App struct {
 	history  *historySink // nil when history is off
 	notify   *notifyParts // nil when notify is off
 	wal      *wal.Log     // nil when storage.wal is off
+	durable  *wal.Submitter
 	handler  http.Handler
 
 	cfgMu sync.Mutex // serialises reloads
@@ -186,7 +187,12 @@ func New(o Options) (*App, error) {
 		if err != nil {
 			return nil, fmt.Errorf("storage.wal: %w", err)
 		}
-		submitter = wal.NewSubmitter(a.wal, a.engine, o.Logger.With("component", "wal"), reg)
+		a.durable = wal.NewSubmitter(a.wal, a.engine, o.Logger.With("component", "wal"), reg)
+		submitter = a.durable
+		a.kafka.useLog(a.durable)
+		// Actions, silences, problem updates, change events and
+		// notification records: logged in the same order as the events.
+		a.engine.SetCommandLog(wal.NewCommander(a.wal, a.engine, o.Logger.With("component", "wal"), reg))
 	}
 	a.receiver = ingest.NewReceiver(ingest.ReceiverOptions{
 		Submitter:   submitter,
@@ -441,8 +447,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		_ = srv.Close()
 	}
 	// The Kafka consumer stops while the engine still runs: it submits
-	// what it fetched, waits for the engine to apply it and commits the
-	// offsets, so a restart neither loses nor repeats events.
+	// what it fetched, waits for the engine to apply it (or, with the
+	// log, for the log to hold it) and commits the offsets, so a restart
+	// neither loses nor repeats events.
 	if err := a.kafka.stopIntake(); err != nil {
 		a.logger.Error("kafka consumer did not stop cleanly; uncommitted messages will be consumed again", "err", err)
 	}
@@ -493,6 +500,8 @@ func (a *App) recover() error {
 	if err != nil {
 		return fmt.Errorf("recovering from the write-ahead log: %w", err)
 	}
+	// Where the Kafka consumer resumes: after what the log holds.
+	a.durable.SetOffsets(st.Kafka)
 	a.logger.Info("recovered from the write-ahead log", "records", st.Records, "events", st.Events, "end", st.End.String(), "clock", st.Clock, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/sift-itsm/sift/correlate"
 	"github.com/sift-itsm/sift/ingest"
 	ingestkafka "github.com/sift-itsm/sift/ingest/kafka"
+	"github.com/sift-itsm/sift/internal/wal"
 	notifykafka "github.com/sift-itsm/sift/notify/kafka"
 )
 
@@ -98,6 +99,29 @@ func newKafka(cfg *config.Config, o *Options, reg prometheus.Registerer, engine 
 		engine.Subscribe(k.publisher)
 	}
 	return k, nil
+}
+
+// useLog makes the consumer's events durable: logged, with their
+// offsets, before the offsets are committed.
+func (k *kafkaParts) useLog(s *wal.Submitter) {
+	if k.consumer != nil {
+		k.consumer.SetLog(kafkaLog{s})
+	}
+}
+
+// kafkaLog is the write-ahead log's Submitter as the consumer's Log.
+type kafkaLog struct{ s *wal.Submitter }
+
+func (k kafkaLog) SubmitLogged(events []ingest.Event, last []ingestkafka.Offset) error {
+	offsets := make(wal.Offsets, len(last))
+	for _, o := range last {
+		offsets[wal.TopicPartition{Topic: o.Topic, Partition: o.Partition}] = o.Offset
+	}
+	return k.s.SubmitOffsets(events, offsets)
+}
+
+func (k kafkaLog) LastLogged(topic string, partition int) (int64, bool) {
+	return k.s.LastOffset(topic, partition)
 }
 
 // kafkaSecurity builds the TLS config and SASL mechanism; nil for off.
@@ -177,7 +201,8 @@ func (k *kafkaParts) start() {
 	}
 }
 
-// stopIntake stops consuming: what was fetched is applied and committed.
+// stopIntake stops consuming: what was fetched is applied (or logged)
+// and committed.
 func (k *kafkaParts) stopIntake() error {
 	if k.consumer == nil {
 		return nil

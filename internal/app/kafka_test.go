@@ -1,16 +1,12 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 
@@ -23,28 +19,18 @@ import (
 // consumer's group timings shortened for tests.
 func startKafkaDaemon(t *testing.T, cfg string) *daemon {
 	t.Helper()
-	dir := t.TempDir()
-	file := filepath.Join(dir, "sift.yml")
-	require.NoError(t, os.WriteFile(file, []byte(cfg), 0o600))
-	reg := prometheus.NewRegistry()
-	a, err := New(Options{ConfigFile: file, ListenAddress: "127.0.0.1:0", StoragePath: filepath.Join(dir, "data"), Registry: reg,
-		kafkaConsumer: func(o *ingestkafka.Options) {
-			o.HeartbeatInterval = 100 * time.Millisecond
-			o.SessionTimeout = 6 * time.Second
-			o.RebalanceTimeout = 2 * time.Second
-			o.MaxWait = 100 * time.Millisecond
-		}})
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	d := &daemon{app: a, url: "http://" + ln.Addr().String(), reg: reg, stop: cancel, done: make(chan error, 1)}
-	go func() { d.done <- a.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		<-d.done
-	})
-	return d
+	return startOn(t, filepath.Join(t.TempDir(), "data"), cfg, kafkaTimings)
+}
+
+// kafkaTimings shortens the consumer's group timings: rebalances take
+// milliseconds, not seconds.
+func kafkaTimings(o *Options) {
+	o.kafkaConsumer = func(o *ingestkafka.Options) {
+		o.HeartbeatInterval = 100 * time.Millisecond
+		o.SessionTimeout = 6 * time.Second
+		o.RebalanceTimeout = 2 * time.Second
+		o.MaxWait = 100 * time.Millisecond
+	}
 }
 
 // TestScaleOutByPartition runs two siftd in one consumer group over a

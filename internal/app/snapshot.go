@@ -2,10 +2,13 @@ package app
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sift-itsm/sift/correlate"
@@ -15,8 +18,9 @@ import (
 
 func (a *App) snapshotDir() string { return filepath.Join(a.opts.StoragePath, "snapshots") }
 
-// restore loads the newest snapshot into the engine and returns the log
-// position replay starts from: the zero position without one.
+// restore loads the newest snapshot into the engine, seeds the Kafka
+// offsets it covers, and returns the log position replay starts from: the
+// zero position without one.
 func (a *App) restore() (wal.Pos, error) {
 	start := time.Now()
 	snap, ok, err := snapshot.Latest(a.snapshotDir(), a.logger)
@@ -26,6 +30,11 @@ func (a *App) restore() (wal.Pos, error) {
 	if err := a.engine.RestoreSnapshot(bytes.NewReader(snap.State)); err != nil {
 		return wal.Pos{}, fmt.Errorf("snapshot %s: %w", snap.Path, err)
 	}
+	offsets := wal.Offsets{}
+	for _, o := range snap.Meta.Kafka {
+		offsets[wal.TopicPartition{Topic: o.Topic, Partition: o.Partition}] = o.Offset
+	}
+	a.durable.SetOffsets(offsets)
 	a.logger.Info("restored the snapshot", "path", snap.Path, "wal", snap.Meta.WAL.String(), "alerts", snap.Meta.Alerts,
 		"incidents", snap.Meta.Incidents, "taken", snap.Meta.Taken, "took", time.Since(start).Round(time.Millisecond))
 	return snap.Meta.WAL, nil
@@ -39,7 +48,7 @@ func (a *App) takeSnapshot() {
 		return
 	}
 	start := time.Now()
-	meta := snapshot.Meta{WAL: a.wal.End(), Taken: start}
+	meta := snapshot.Meta{WAL: a.wal.End(), Kafka: kafkaOffsets(a.durable.Offsets()), Taken: start}
 	var state bytes.Buffer
 	var err error
 	if meta.Alerts, meta.Incidents, err = a.engine.WriteSnapshot(&state); err != nil {
@@ -97,12 +106,14 @@ func (a *App) snapshotLoop(ctx context.Context) {
 // here.
 func (a *App) periodicSnapshot(ctx context.Context) {
 	var (
-		pos  wal.Pos
-		ch   <-chan correlate.SnapshotState
-		qerr error
+		pos     wal.Pos
+		offsets wal.Offsets
+		ch      <-chan correlate.SnapshotState
+		qerr    error
 	)
 	if _, err := a.wal.AppendThen(nil, func(end wal.Pos) {
-		pos = end
+		// In log order: the offsets logged up to here, as the state.
+		pos, offsets = end, a.durable.Offsets()
 		ch, qerr = a.engine.QueueSnapshot()
 	}); err != nil {
 		a.logger.Warn("snapshot skipped: the write-ahead log refused the barrier", "err", err)
@@ -122,5 +133,17 @@ func (a *App) periodicSnapshot(ctx context.Context) {
 		a.logger.Error("encoding the snapshot failed", "err", st.Err)
 		return
 	}
-	a.installSnapshot(snapshot.Meta{WAL: pos, Taken: time.Now(), Alerts: st.Alerts, Incidents: st.Incidents}, st.State, st.Took)
+	a.installSnapshot(snapshot.Meta{WAL: pos, Kafka: kafkaOffsets(offsets), Taken: time.Now(), Alerts: st.Alerts, Incidents: st.Incidents}, st.State, st.Took)
+}
+
+// kafkaOffsets lists offsets for a snapshot, in a stable order.
+func kafkaOffsets(o wal.Offsets) []snapshot.KafkaOffset {
+	out := make([]snapshot.KafkaOffset, 0, len(o))
+	for tp, off := range o {
+		out = append(out, snapshot.KafkaOffset{Topic: tp.Topic, Partition: tp.Partition, Offset: off})
+	}
+	slices.SortFunc(out, func(a, b snapshot.KafkaOffset) int {
+		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
+	return out
 }

@@ -38,14 +38,21 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 type Meta struct {
 	// WAL is the log position the state covers: replay starts there.
 	WAL wal.Pos `json:"wal"`
-	// Kafka are the next offsets to consume, by topic and partition, of
-	// the Kafka events the state covers.
-	Kafka map[string]map[int]int64 `json:"kafka,omitempty"`
+	// Kafka are the last offsets logged, by topic and partition, of the
+	// Kafka events the state covers: the consumer resumes after them.
+	Kafka []KafkaOffset `json:"kafka,omitempty"`
 	// Taken is the wall clock when it was written; Alerts and Incidents
 	// are for the log line at start.
 	Taken     time.Time `json:"taken"`
 	Alerts    int       `json:"alerts"`
 	Incidents int       `json:"incidents"`
+}
+
+// KafkaOffset is the last offset of a partition the state covers.
+type KafkaOffset struct {
+	Topic     string `json:"topic"`
+	Partition int    `json:"partition"`
+	Offset    int64  `json:"offset"`
 }
 
 // VersionError is a snapshot of a format this siftd does not read.

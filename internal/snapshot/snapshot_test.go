@@ -16,7 +16,7 @@ import (
 
 func write(t *testing.T, dir string, seg int, state string) string {
 	t.Helper()
-	p, err := Write(dir, Meta{WAL: wal.Pos{Segment: seg, Offset: 42}, Kafka: map[string]map[int]int64{"alerts": {0: 7}}, Alerts: 3},
+	p, err := Write(dir, Meta{WAL: wal.Pos{Segment: seg, Offset: 42}, Kafka: []KafkaOffset{{Topic: "alerts", Partition: 0, Offset: 7}}, Alerts: 3},
 		func(w io.Writer) error { _, err := io.WriteString(w, state); return err })
 	require.NoError(t, err)
 	return p
@@ -38,7 +38,7 @@ func TestWriteThenLatest(t *testing.T) {
 	require.Equal(t, p3, s.Path)
 	require.Equal(t, "three", string(s.State))
 	require.Equal(t, wal.Pos{Segment: 10, Offset: 42}, s.Meta.WAL)
-	require.Equal(t, int64(7), s.Meta.Kafka["alerts"][0])
+	require.Equal(t, []KafkaOffset{{Topic: "alerts", Offset: 7}}, s.Meta.Kafka)
 
 	names, err := list(dir)
 	require.NoError(t, err)

@@ -1,8 +1,13 @@
 // Package wal is siftd's write-ahead log: what the engine is given (event
-// batches as received, and later the users' commands) is appended here,
-// durably, before the engine applies it, so that a crash (kill -9, power
-// loss) loses nothing that was acknowledged. On start the log is replayed
-// into the engine (see docs/durability.md).
+// batches as received over HTTP or from Kafka, with the Kafka offsets,
+// and the users' commands) is appended here, durably, before the engine
+// applies it, so that a crash (kill -9, power loss) loses nothing that was
+// acknowledged or committed. On start the log is replayed into the engine
+// (Recover; see docs/durability.md).
+//
+// The writers: Submitter (HTTP events; Kafka events with SubmitOffsets),
+// Commander (the engine's CommandLog). Both hand what they logged to the
+// engine from the log's writer goroutine, in log order.
 //
 // # Layout
 //

@@ -1,10 +1,13 @@
 package wal
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -14,7 +17,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/sift-itsm/sift/correlate"
-	"github.com/sift-itsm/sift/incident"
 	"github.com/sift-itsm/sift/ingest"
 )
 
@@ -30,6 +32,10 @@ const (
 	// KindCommand is an engine command (Command) as JSON: commands are
 	// rare, and their types change more often than events.
 	KindCommand Kind = 2
+	// KindKafkaEvents is a batch of events from a Kafka consumer with,
+	// per partition, the last offset of the messages it holds
+	// (AppendKafkaEvents).
+	KindKafkaEvents Kind = 3
 )
 
 // compressed, set on a record's kind byte, says that the rest of the
@@ -44,6 +50,8 @@ func (k Kind) String() string {
 		return "events"
 	case KindCommand:
 		return "command"
+	case KindKafkaEvents:
+		return "kafka events"
 	}
 	return fmt.Sprintf("Kind(%d)", byte(k))
 }
@@ -148,7 +156,12 @@ func sourceCode(s ingest.Source) byte {
 // nanoseconds), generator URL, producer, and the identity names when the
 // flag says there is an identity. Strings are a length and the bytes.
 func AppendEvents(b []byte, events []ingest.Event) []byte {
-	b = append(b, byte(KindEvents))
+	return appendEvents(append(b, byte(KindEvents)), events)
+}
+
+// appendEvents appends the body of a KindEvents record: what follows the
+// kind byte.
+func appendEvents(b []byte, events []ingest.Event) []byte {
 	b = binary.AppendUvarint(b, uint64(len(events)))
 	var base int64
 	if len(events) > 0 && !events[0].ReceivedAt.IsZero() {
@@ -219,6 +232,16 @@ func DecodeEvents(rec []byte, dst []ingest.Event) ([]ingest.Event, error) {
 	}
 	defer release()
 	d := decoder{b: b}
+	dst = d.events(dst)
+	if d.err != nil {
+		return dst, fmt.Errorf("decoding events: %w", d.err)
+	}
+	return dst, nil
+}
+
+// events decodes the events of a record, to its end, appending them to
+// dst.
+func (d *decoder) events(dst []ingest.Event) []ingest.Event {
 	n := d.uvarint()
 	base := d.varint()
 	if d.err == nil && n > uint64(len(d.b)/13) { // 13: an event's least bytes
@@ -276,10 +299,7 @@ func DecodeEvents(rec []byte, dst []ingest.Event) ([]ingest.Event, error) {
 	if d.err == nil && len(d.b) > 0 {
 		d.fail("%d bytes after the last event", len(d.b))
 	}
-	if d.err != nil {
-		return dst, fmt.Errorf("decoding events: %w", d.err)
-	}
-	return dst, nil
+	return dst
 }
 
 type decoder struct {
@@ -384,17 +404,87 @@ func (d *decoder) time(base int64) time.Time {
 	return time.Unix(base+sec, int64(nsec)).UTC()
 }
 
-// Command is an engine command as the log keeps it: one of the fields
-// set, and At, the engine clock when it was submitted. The types are the
-// engine's own, as JSON.
-type Command struct {
-	At            time.Time               `json:"at"`
-	Action        *incident.Action        `json:"action,omitempty"`
-	Silence       *correlate.Silence      `json:"silence,omitempty"`
-	ExpireSilence string                  `json:"expire_silence,omitempty"`
-	Problem       *incident.ProblemUpdate `json:"problem,omitempty"`
-	Changes       []correlate.ChangeEvent `json:"changes,omitempty"`
+// TopicPartition names a Kafka partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int
 }
+
+// Offsets are Kafka offsets by partition: in a record and in what Recover
+// and the Submitter report, the last offset logged (the next message to
+// consume is the one after it).
+type Offsets map[TopicPartition]int64
+
+// AppendKafkaEvents appends a KindKafkaEvents record to b: events from
+// Kafka messages and, per partition, the offset of the last of those
+// messages. The events may be none (the messages were dead letters): the
+// offsets are logged all the same. Deterministic: partitions are sorted.
+//
+// Layout: kind byte; partition count (uvarint); per partition the topic
+// (string), partition (uvarint) and offset (uvarint); then the events
+// exactly as in a KindEvents record after its kind byte.
+func AppendKafkaEvents(b []byte, offsets Offsets, events []ingest.Event) []byte {
+	b = append(b, byte(KindKafkaEvents))
+	b = binary.AppendUvarint(b, uint64(len(offsets)))
+	for _, tp := range slices.SortedFunc(maps.Keys(offsets), compareTP) {
+		b = appendString(b, tp.Topic)
+		b = binary.AppendUvarint(b, uint64(tp.Partition))
+		b = binary.AppendUvarint(b, uint64(offsets[tp]))
+	}
+	return appendEvents(b, events)
+}
+
+func compareTP(a, b TopicPartition) int {
+	return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+}
+
+// DecodeKafkaEvents decodes a KindKafkaEvents record, compressed or not:
+// the offsets, and the events appended to dst as DecodeEvents does.
+func DecodeKafkaEvents(rec []byte, dst []ingest.Event) (Offsets, []ingest.Event, error) {
+	if k := RecordKind(rec); k != KindKafkaEvents {
+		return nil, dst, fmt.Errorf("decoding kafka events: record kind %s", k)
+	}
+	b, release, err := body(rec)
+	if err != nil {
+		return nil, dst, fmt.Errorf("decoding kafka events: %w", err)
+	}
+	defer release()
+	d := decoder{b: b}
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b)/3) { // 3: a partition's least bytes
+		d.fail("partition count %d exceeds the record", n)
+	}
+	if d.err != nil {
+		return nil, dst, fmt.Errorf("decoding kafka events: %w", d.err)
+	}
+	offsets := make(Offsets, n)
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		tp := TopicPartition{Topic: d.string()}
+		p, off := d.uvarint(), d.uvarint()
+		tp.Partition = int(p)
+		switch _, dup := offsets[tp]; {
+		case d.err != nil:
+		case tp.Topic == "":
+			d.fail("partition %d: no topic", i)
+		case p > math.MaxInt32 || off > math.MaxInt64:
+			d.fail("partition %d: %d at %d out of range", i, p, off)
+		case dup:
+			d.fail("partition %s/%d twice", tp.Topic, p)
+		}
+		offsets[tp] = int64(off)
+	}
+	dst = d.events(dst)
+	if d.err != nil {
+		return nil, dst, fmt.Errorf("decoding kafka events: %w", d.err)
+	}
+	return offsets, dst, nil
+}
+
+// Command is an engine command as the log keeps it: correlate.Command
+// as JSON (one of its commands, and At, the engine clock when it was
+// submitted). The types are the engine's own; their JSON is the format,
+// held by TestCommandGolden.
+type Command = correlate.Command
 
 // AppendCommand appends a KindCommand record of c to b.
 func AppendCommand(b []byte, c *Command) ([]byte, error) {
@@ -419,5 +509,20 @@ func DecodeCommand(rec []byte) (*Command, error) {
 	if err := json.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("decoding command: %w", err)
 	}
+	if n := commands(&c); n != 1 {
+		return nil, fmt.Errorf("decoding command: %d commands in one record", n)
+	}
 	return &c, nil
+}
+
+// commands counts the commands c holds: a record holds one.
+func commands(c *Command) int {
+	n := 0
+	for _, set := range [...]bool{c.Action != nil, c.Silence != nil, c.ExpireSilence != "", c.Problem != nil,
+		len(c.Changes) > 0, c.Notification != nil, c.PruneNotifications} {
+		if set {
+			n++
+		}
+	}
+	return n
 }

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bytes"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -95,6 +96,64 @@ func TestEventsRoundTrip(t *testing.T) {
 	require.ErrorContains(t, err, "record kind command")
 }
 
+func TestKafkaEventsRoundTrip(t *testing.T) {
+	evs := sampleEvents(t)
+	offsets := Offsets{{"alerts", 3}: 41, {"alerts", 0}: 7, {"events", 0}: 0, {"a", 1 << 20}: 1<<62 + 5}
+	rec := AppendKafkaEvents(nil, offsets, evs)
+	require.Equal(t, KindKafkaEvents, RecordKind(rec))
+	for _, r := range [][]byte{rec, Compress(nil, rec)} {
+		gotOffsets, got, err := DecodeKafkaEvents(r, nil)
+		require.NoError(t, err)
+		require.Equal(t, offsets, gotOffsets)
+		require.Equal(t, utc(evs), got)
+	}
+	for range 10 { // map order varies; the bytes do not
+		require.Equal(t, rec, AppendKafkaEvents(nil, maps.Clone(offsets), evs), "deterministic")
+	}
+	// The events part is a KindEvents body.
+	require.Equal(t, AppendEvents(nil, evs)[1:], rec[len(rec)-len(AppendEvents(nil, evs))+1:])
+
+	// Offsets alone: the messages were dead letters.
+	gotOffsets, got, err := DecodeKafkaEvents(AppendKafkaEvents(nil, Offsets{{"t", 0}: 9}, nil), nil)
+	require.NoError(t, err)
+	require.Equal(t, Offsets{{"t", 0}: 9}, gotOffsets)
+	require.Empty(t, got)
+
+	for i := range len(rec) {
+		_, _, err := DecodeKafkaEvents(rec[:i], nil)
+		require.Error(t, err, "cut at %d", i)
+	}
+	_, _, err = DecodeKafkaEvents(AppendEvents(nil, evs), nil)
+	require.ErrorContains(t, err, "record kind events")
+	_, err = DecodeEvents(rec, nil)
+	require.ErrorContains(t, err, "record kind kafka events")
+	bad := func(parts ...[]byte) []byte { return append([]byte{byte(KindKafkaEvents)}, bytes.Join(parts, nil)...) }
+	_, _, err = DecodeKafkaEvents(bad([]byte{1, 0, 0, 0}, AppendEvents(nil, nil)[1:]), nil)
+	require.ErrorContains(t, err, "no topic")
+	_, _, err = DecodeKafkaEvents(bad([]byte{2, 1, 't', 0, 0, 1, 't', 0, 1}, AppendEvents(nil, nil)[1:]), nil)
+	require.ErrorContains(t, err, "twice")
+}
+
+// FuzzDecodeKafkaEvents: arbitrary records never panic the decoder, and
+// whatever it accepts encodes and decodes to itself.
+func FuzzDecodeKafkaEvents(f *testing.F) {
+	evs := sampleEvents(f)
+	f.Add(AppendKafkaEvents(nil, Offsets{{"alerts", 3}: 41, {"b", 0}: 0}, evs))
+	f.Add(Compress(nil, AppendKafkaEvents(nil, Offsets{{"alerts", 3}: 41}, evs)))
+	f.Add(AppendKafkaEvents(nil, Offsets{{"t", 1}: 2}, nil))
+	f.Add(AppendKafkaEvents(nil, nil, evs[:1]))
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		offsets, got, err := DecodeKafkaEvents(rec, nil)
+		if err != nil {
+			return
+		}
+		o2, again, err := DecodeKafkaEvents(AppendKafkaEvents(nil, offsets, got), nil)
+		require.NoError(t, err)
+		require.Equal(t, offsets, o2)
+		require.Equal(t, got, again)
+	})
+}
+
 func TestCompressedRecords(t *testing.T) {
 	evs := sampleEvents(t)
 	raw := AppendEvents(nil, evs)
@@ -163,6 +222,76 @@ func TestCommandRoundTrip(t *testing.T) {
 	}
 	_, err = DecodeCommand(AppendEvents(nil, nil))
 	require.ErrorContains(t, err, "record kind events")
+}
+
+// goldenCommands are command records as siftd writes them: the format
+// that logs on disk hold. Renaming a JSON field (of correlate.Command or
+// of a type inside it) breaks this test, and must not be done: it would
+// make those logs unreadable.
+var goldenCommands = []string{
+	`{"at":"2026-11-24T12:00:00.000000005Z","action":{"ID":"INC0000001","Verb":"assign","Actor":"me","Text":"mine","Assignee":"me","SupportGroup":"ops"}}`,
+	`{"at":"2026-11-24T12:00:00.000000005Z","silence":{"ID":"","Matchers":[{"name":"service","value":"api|web","isRegex":true,"isEqual":true}],"StartsAt":"2026-11-24T12:00:00.000000005Z","EndsAt":"2026-11-24T13:00:00.000000005Z","CreatedBy":"me","Comment":"maint","CreatedAt":"0001-01-01T00:00:00Z","UpdatedAt":"0001-01-01T00:00:00Z"}}`,
+	`{"at":"2026-11-24T12:00:00.000000005Z","expire_silence":"SIL0000001"}`,
+	`{"at":"2026-11-24T12:00:00.000000005Z","problem":{"ID":"PRB0000001","Actor":"me","State":"known_error","Title":"disk","RootCause":null,"Workaround":null,"RunbookURL":null,"Link":"INC0000002","Unlink":""}}`,
+	`{"at":"2026-11-24T12:00:00.000000005Z","changes":[{"id":"CHG1","ci":"db1","summary":"upgrade","start":"2026-11-24T12:00:00.000000005Z","source":"cab"}]}`,
+	`{"at":"2026-11-24T12:00:00.000000005Z","notification":{"Receiver":"ops/slack","Incident":"INC0000001","Event":"opened","Occurrence":2,"Version":3,"Result":"sent","Ticket":"T-1","Attempts":1,"Error":"","At":"0001-01-01T00:00:00Z"}}`,
+	`{"at":"2026-11-24T12:00:00.000000005Z","prune_notifications":true}`,
+}
+
+func TestCommandGolden(t *testing.T) {
+	at := time.Date(2026, 11, 24, 12, 0, 0, 5, time.UTC)
+	state := incident.ProblemKnownError
+	title := "disk"
+	want := []Command{
+		{At: at, Action: &incident.Action{ID: "INC0000001", Verb: incident.VerbAssign, Actor: "me", Text: "mine", Assignee: "me", SupportGroup: "ops"}},
+		{At: at, Silence: &correlate.Silence{StartsAt: at, EndsAt: at.Add(time.Hour), CreatedBy: "me", Comment: "maint"}},
+		{At: at, ExpireSilence: "SIL0000001"},
+		{At: at, Problem: &incident.ProblemUpdate{ID: "PRB0000001", Actor: "me", State: &state, Title: &title, Link: "INC0000002"}},
+		{At: at, Changes: []correlate.ChangeEvent{{ID: "CHG1", CI: "db1", Summary: "upgrade", Start: at, Source: "cab"}}},
+		{At: at, Notification: &correlate.NotificationRecord{NotificationKey: correlate.NotificationKey{Receiver: "ops/slack", Incident: "INC0000001", Event: "opened", Occurrence: 2}, Version: 3, Result: "sent", Ticket: "T-1", Attempts: 1}},
+		{At: at, PruneNotifications: true},
+	}
+	require.Len(t, goldenCommands, len(want))
+	for i, js := range goldenCommands {
+		got, err := DecodeCommand(append([]byte{byte(KindCommand)}, js...))
+		require.NoError(t, err, js)
+		if got.Silence != nil {
+			require.Equal(t, `{service=~"api|web"}`, got.Silence.Matchers.String())
+			got.Silence.Matchers = nil
+		}
+		require.Equal(t, want[i], *got, js)
+	}
+}
+
+func TestDecodeCommandWantsOneCommand(t *testing.T) {
+	for _, js := range []string{`{"at":"2026-11-24T12:00:00Z"}`, `{"expire_silence":"a","prune_notifications":true}`, `{"changes":[]}`} {
+		_, err := DecodeCommand(append([]byte{byte(KindCommand)}, js...))
+		require.Error(t, err, js)
+	}
+	_, err := DecodeCommand(append([]byte{byte(KindCommand)}, `{"changes":[{}]}`...))
+	require.NoError(t, err, "one command; the engine judges it")
+}
+
+// FuzzDecodeCommand feeds the decoder arbitrary records: it must not
+// panic, and whatever it accepts must encode to a record that decodes to
+// the same command.
+func FuzzDecodeCommand(f *testing.F) {
+	for _, js := range goldenCommands {
+		f.Add(append([]byte{byte(KindCommand)}, js...))
+	}
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		got, err := DecodeCommand(rec)
+		if err != nil {
+			return
+		}
+		again, err := AppendCommand(nil, got)
+		require.NoError(t, err)
+		c2, err := DecodeCommand(Compress(nil, again))
+		require.NoError(t, err)
+		again2, err := AppendCommand(nil, c2)
+		require.NoError(t, err)
+		require.Equal(t, string(again), string(again2))
+	})
 }
 
 // FuzzDecodeEvents feeds the decoder arbitrary records: it must not

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -45,6 +45,11 @@ type Engine interface {
 //
 // Unlike the engine's Submit, this Submit blocks: for the write and (with
 // fsync "always") the fsync of its group, not for room in the queue.
+//
+// Kafka: SubmitOffsets logs a consumer's events with the offsets of their
+// messages, in one record, so the consumer commits an offset only once
+// the log covers it. The Submitter keeps the last offset logged of each
+// partition (Offsets, LastOffset), updated in log order.
 type Submitter struct {
 	log      *Log
 	eng      Engine
@@ -52,6 +57,9 @@ type Submitter struct {
 	inflight atomic.Int64
 	bufs     sync.Pool
 	waits    prometheus.Counter
+
+	mu      sync.Mutex // guards offsets
+	offsets Offsets
 }
 
 // NewSubmitter returns a Submitter that logs to l and feeds eng.
@@ -59,7 +67,7 @@ func NewSubmitter(l *Log, eng Engine, logger *slog.Logger, reg prometheus.Regist
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Submitter{log: l, eng: eng, logger: logger}
+	s := &Submitter{log: l, eng: eng, logger: logger, offsets: Offsets{}}
 	s.bufs.New = func() any { return new(encBufs) }
 	s.waits = promauto.With(reg).NewCounter(prometheus.CounterOpts{
 		Namespace: "sift", Subsystem: "wal", Name: "handover_waits_total",
@@ -73,20 +81,48 @@ func NewSubmitter(l *Log, eng Engine, logger *slog.Logger, reg prometheus.Regist
 // ingest.ErrQueueFull, having written nothing, when the engine queue has
 // no room; ingest.ErrClosed when the log or the engine is closed.
 func (s *Submitter) Submit(events []ingest.Event) error {
-	n := int64(len(events))
-	if n == 0 {
+	if len(events) == 0 {
 		return nil
 	}
-	if s.inflight.Add(n)+int64(s.eng.QueueLength()) > int64(s.eng.QueueCapacity()) {
+	return s.submit(events, nil)
+}
+
+// SubmitOffsets is Submit for a Kafka consumer: the record (of kind
+// KindKafkaEvents) also holds, per partition, the offset of the last
+// message the events come from, and once it returns nil those offsets may
+// be committed. With no events (the messages were dead letters) it logs
+// the offsets alone.
+func (s *Submitter) SubmitOffsets(events []ingest.Event, last Offsets) error {
+	if last == nil {
+		last = Offsets{}
+	}
+	return s.submit(events, last)
+}
+
+// submit logs events, with the offsets unless they are nil.
+func (s *Submitter) submit(events []ingest.Event, last Offsets) error {
+	n := int64(len(events))
+	if s.inflight.Add(n)+int64(s.eng.QueueLength()) > int64(s.eng.QueueCapacity()) && n > 0 {
 		s.inflight.Add(-n)
 		return ingest.ErrQueueFull
 	}
 	bufs := s.bufs.Get().(*encBufs)
-	bufs.raw = AppendEvents(bufs.raw[:0], events)
+	if last == nil {
+		bufs.raw = AppendEvents(bufs.raw[:0], events)
+	} else {
+		bufs.raw = AppendKafkaEvents(bufs.raw[:0], last, events)
+	}
 	bufs.rec = Compress(bufs.rec[:0], bufs.raw)
 	var handErr error
 	_, err := s.log.AppendThen([][]byte{bufs.rec}, func(Pos) {
-		handErr = s.handOver(events)
+		if len(last) > 0 {
+			s.mu.Lock()
+			maps.Copy(s.offsets, last)
+			s.mu.Unlock()
+		}
+		if n > 0 {
+			handErr = s.handOver(events)
+		}
 		s.inflight.Add(-n)
 	})
 	if cap(bufs.raw) <= 4<<20 {
@@ -100,6 +136,35 @@ func (s *Submitter) Submit(events []ingest.Event) error {
 		return fmt.Errorf("write-ahead log: %w", err)
 	}
 	return handErr
+}
+
+// Offsets returns the last offset logged of each Kafka partition: those
+// of the records handed over so far, and those SetOffsets gave. Called
+// from a Log.AppendThen callback (which runs in log order), it returns
+// exactly the offsets the log covers up to that callback's record: what a
+// snapshot taken there must keep so that truncating the log loses no
+// resume point.
+func (s *Submitter) Offsets() Offsets {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.offsets)
+}
+
+// SetOffsets records offsets logged before this Submitter: those Recover
+// replayed (RecoverStats.Kafka, over a snapshot's, if any). Call it after
+// recovery, before the Kafka consumer starts.
+func (s *Submitter) SetOffsets(o Offsets) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	maps.Copy(s.offsets, o)
+}
+
+// LastOffset is the last offset logged of a partition, if any.
+func (s *Submitter) LastOffset(topic string, partition int) (int64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	off, ok := s.offsets[TopicPartition{Topic: topic, Partition: partition}]
+	return off, ok
 }
 
 // encBufs are a request's record, encoded and compressed.
@@ -129,53 +194,3 @@ func (s *Submitter) handOver(events []ingest.Event) error {
 
 // Flush waits until every event handed over before the call is applied.
 func (s *Submitter) Flush(ctx context.Context) error { return s.eng.Flush(ctx) }
-
-// Replayer is the engine's recovery entry point: correlate.Engine.Replay.
-type Replayer interface {
-	Replay(now time.Time, events []ingest.Event)
-}
-
-// RecoverStats say what Recover replayed.
-type RecoverStats struct {
-	Records int
-	Events  int
-	// End is the position after the last record replayed; Clock the
-	// engine clock after it (the latest receive time).
-	End   Pos
-	Clock time.Time
-}
-
-// Recover replays the log from position from into the engine before it
-// runs: each event record is one batch, applied at the latest receive
-// time seen so far (the clock never runs backwards), as the live engine
-// applied it at its own clock. A record this siftd cannot decode stops
-// the recovery with an error naming its position.
-func Recover(l *Log, from Pos, eng Replayer) (RecoverStats, error) {
-	var st RecoverStats
-	start := from
-	err := l.Replay(from, func(end Pos, rec []byte) error {
-		switch k := RecordKind(rec); k {
-		case KindEvents:
-			// A new slice each time: the engine and its sinks keep it.
-			evs, err := DecodeEvents(rec, nil)
-			if err != nil {
-				return fmt.Errorf("write-ahead log record after %s: %w", start, err)
-			}
-			for i := range evs {
-				if evs[i].ReceivedAt.After(st.Clock) {
-					st.Clock = evs[i].ReceivedAt
-				}
-			}
-			eng.Replay(st.Clock, evs)
-			st.Events += len(evs)
-		default:
-			// Commands are not logged yet (docs/durability.md): a
-			// record of another kind comes from a newer siftd.
-			return fmt.Errorf("write-ahead log record after %s: kind %s is not supported by this siftd", start, k)
-		}
-		st.Records++
-		st.End, start = end, end
-		return nil
-	})
-	return st, err
-}

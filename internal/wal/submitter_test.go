@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/alertmanager/pkg/labels"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/model"
@@ -129,6 +131,34 @@ func TestSubmitterWaitsWhenTheQueueFillsAfterLogging(t *testing.T) {
 	require.Equal(t, float64(1), testutil.ToFloat64(s.waits))
 }
 
+// liveEngine runs an engine on clock now that logs to a new log in dir,
+// as siftd does: events through a Submitter, commands through a
+// Commander. Nothing is closed at the end of the test: a crash.
+func liveEngine(t *testing.T, dir string, now func() time.Time) (*Log, *correlate.Engine, *Submitter, *Commander) {
+	t.Helper()
+	l, err := Open(Options{Dir: dir})
+	require.NoError(t, err)
+	live := correlate.New(correlate.Options{Now: now})
+	cmds := NewCommander(l, live, nil, prometheus.NewRegistry())
+	live.SetCommandLog(cmds)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { _ = live.Run(ctx) }()
+	return l, live, NewSubmitter(l, live, nil, nil), cmds
+}
+
+// restart opens the log in dir again and recovers a new engine from it.
+func restart(t *testing.T, dir string, now func() time.Time) (*correlate.Engine, RecoverStats) {
+	t.Helper()
+	l, err := Open(Options{Dir: dir})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Close() })
+	restored := correlate.New(correlate.Options{Now: now})
+	st, err := Recover(l, Pos{}, restored)
+	require.NoError(t, err)
+	return restored, st
+}
+
 // TestRecover accepts events into a running engine through the
 // Submitter, abandons it as a crash would (no drain, no close of the
 // log), and requires a new engine recovered from the log to hold the
@@ -137,13 +167,7 @@ func TestRecover(t *testing.T) {
 	dir := t.TempDir()
 	clock := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 	now := func() time.Time { return clock }
-	l, err := Open(Options{Dir: dir})
-	require.NoError(t, err)
-	live := correlate.New(correlate.Options{Now: now})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = live.Run(ctx) }()
-	s := NewSubmitter(l, live, nil, nil)
+	_, live, s, _ := liveEngine(t, dir, now)
 
 	var sent []ingest.Event
 	for i := range 30 {
@@ -162,12 +186,7 @@ func TestRecover(t *testing.T) {
 	// The crash: nothing closed. (The log's fd stays open in this
 	// process; what is on disk is what Recover reads.)
 
-	l2, err := Open(Options{Dir: dir})
-	require.NoError(t, err)
-	defer l2.Close()
-	restored := correlate.New(correlate.Options{Now: now})
-	st, err := Recover(l2, Pos{}, restored)
-	require.NoError(t, err)
+	restored, st := restart(t, dir, now)
 	require.Equal(t, 30, st.Records)
 	require.Equal(t, len(sent), st.Events)
 	require.Equal(t, clock.Add(29*time.Second), st.Clock)
@@ -221,3 +240,130 @@ func TestRecoverRefusesUnknownKinds(t *testing.T) {
 type replayFunc func(time.Time, []ingest.Event)
 
 func (f replayFunc) Replay(now time.Time, evs []ingest.Event) { f(now, evs) }
+
+func (f replayFunc) ReplayCommand(*correlate.Command) (any, error) { return nil, nil }
+
+// TestRecoverCommands: incident actions and silences go through the
+// Commander between event batches; a new engine recovered from the log
+// holds the same incidents and silences, and the refused action is
+// refused again.
+func TestRecoverCommands(t *testing.T) {
+	dir := t.TempDir()
+	clock := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	l, live, s, cmds := liveEngine(t, dir, now)
+	ctx := t.Context()
+
+	evs := batch("Down", 3)
+	for i := range evs {
+		evs[i].ReceivedAt = clock
+	}
+	require.NoError(t, s.Submit(evs))
+	_, err := live.Act(ctx, incident.Action{ID: "INC0000001", Verb: incident.VerbAck, Actor: "ann"})
+	require.NoError(t, err)
+	_, err = live.Act(ctx, incident.Action{ID: "INC0000001", Verb: incident.VerbAck, Actor: "bob"})
+	var te *incident.TransitionError
+	require.ErrorAs(t, err, &te)
+	_, err = live.Act(ctx, incident.Action{Verb: incident.VerbAck}) // invalid: not logged
+	require.Error(t, err)
+	m, err := labels.NewMatcher(labels.MatchEqual, "alertname", "Disk")
+	require.NoError(t, err)
+	clock = clock.Add(time.Minute)
+	_, err = live.AddSilence(ctx, correlate.Silence{Matchers: labels.Matchers{m}, EndsAt: clock.Add(time.Hour), CreatedBy: "ann", Comment: "c"})
+	require.NoError(t, err)
+	evs = batch("Disk", 2)
+	for i := range evs {
+		evs[i].ReceivedAt = clock
+	}
+	require.NoError(t, s.Submit(evs))
+	clock = clock.Add(time.Minute)
+	_, err = live.Act(ctx, incident.Action{ID: "INC0000001", Verb: incident.VerbResolve, Actor: "ann"})
+	require.NoError(t, err)
+	require.NoError(t, live.Flush(ctx))
+	require.Equal(t, 4.0, testutil.ToFloat64(cmds.count), "the invalid action is not logged")
+
+	restored, st := restart(t, dir, now)
+	require.Equal(t, l.End(), st.End)
+	require.Equal(t, RecoverStats{Records: 6, Events: 5, Commands: 4, Refused: 1, Kafka: Offsets{}, End: st.End, Clock: clock}, st)
+	require.Equal(t, incidentSummary(t, live), incidentSummary(t, restored))
+	require.Equal(t, alertSummary(t, live), alertSummary(t, restored))
+	sum := incidentSummary(t, restored)
+	require.Len(t, sum, 1, "the Disk alerts are silenced")
+	require.Contains(t, sum[0], `"State":"resolved"`)
+	require.Contains(t, fmt.Sprint(alertSummary(t, restored)), `"suppressed":"silence SIL0000001"`)
+}
+
+// TestSubmitOffsets: Kafka events are logged with their offsets, which
+// the Submitter then reports; offsets of dead letters alone are logged
+// too, and Recover returns the last of each partition.
+func TestSubmitOffsets(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir)
+	eng := &fakeEngine{capacity: 100}
+	s := NewSubmitter(l, eng, nil, prometheus.NewRegistry())
+	s.SetOffsets(Offsets{{"old", 0}: 99, {"t", 0}: 1})
+	a, b := batch("a", 2), batch("b", 1)
+	require.NoError(t, s.SubmitOffsets(a, Offsets{{"t", 0}: 5, {"t", 1}: 3}))
+	require.NoError(t, s.SubmitOffsets(b, Offsets{{"t", 0}: 6}))
+	end := l.End()
+	require.NoError(t, s.SubmitOffsets(nil, Offsets{{"t", 1}: 4}))
+	require.NotEqual(t, end, l.End(), "offsets alone are logged")
+	require.Equal(t, [][]ingest.Event{a, b}, eng.got, "and nothing handed over for them")
+	require.Equal(t, Offsets{{"old", 0}: 99, {"t", 0}: 6, {"t", 1}: 4}, s.Offsets())
+	off, ok := s.LastOffset("t", 1)
+	require.True(t, ok)
+	require.Equal(t, int64(4), off)
+	_, ok = s.LastOffset("t", 2)
+	require.False(t, ok)
+	got := s.Offsets()
+	got[TopicPartition{"t", 0}] = 0
+	require.Equal(t, int64(6), s.Offsets()[TopicPartition{"t", 0}], "Offsets is a copy")
+
+	eng.queued = 99
+	require.ErrorIs(t, s.SubmitOffsets(batch("c", 2), Offsets{{"t", 0}: 8}), ingest.ErrQueueFull)
+	require.Equal(t, int64(6), s.Offsets()[TopicPartition{"t", 0}], "refused: nothing logged")
+
+	var replayed [][]ingest.Event
+	st, err := Recover(l, Pos{}, replayFunc(func(_ time.Time, evs []ingest.Event) { replayed = append(replayed, evs) }))
+	require.NoError(t, err)
+	require.Equal(t, Offsets{{"t", 0}: 6, {"t", 1}: 4}, st.Kafka)
+	require.Equal(t, 3, st.Records)
+	require.Equal(t, [][]ingest.Event{a, b}, replayed)
+}
+
+// TestOffsetsAtAPosition: called in an AppendThen callback, Offsets
+// gives exactly the offsets of the Kafka records before that callback's
+// position, however appends interleave: what a snapshot there records.
+func TestOffsetsAtAPosition(t *testing.T) {
+	l := open(t, t.TempDir())
+	s := NewSubmitter(l, &fakeEngine{capacity: 1 << 20}, nil, prometheus.NewRegistry())
+	var wg sync.WaitGroup
+	for p := range 4 {
+		wg.Go(func() {
+			for off := range 50 {
+				require.NoError(t, s.SubmitOffsets(batch("x", 1+off%3), Offsets{{"t", p}: int64(off)}))
+			}
+		})
+	}
+	marks := map[Pos]Offsets{}
+	for range 20 {
+		_, err := l.AppendThen([][]byte{AppendEvents(nil, nil)}, func(end Pos) { marks[end] = s.Offsets() })
+		require.NoError(t, err)
+	}
+	wg.Wait()
+	logged := Offsets{}
+	n := 0
+	require.NoError(t, l.Replay(Pos{}, func(end Pos, rec []byte) error {
+		if RecordKind(rec) == KindKafkaEvents {
+			offs, _, err := DecodeKafkaEvents(rec, nil)
+			require.NoError(t, err)
+			maps.Copy(logged, offs)
+		}
+		if want, ok := marks[end]; ok {
+			require.Equal(t, logged, want, "at %s", end)
+			n++
+		}
+		return nil
+	}))
+	require.Equal(t, 20, n)
+}
