@@ -528,7 +528,9 @@ func TestCommitsFollowTheLog(t *testing.T) {
 	e := newEngine(t)
 	log := newMemLog(e)
 	msgs := seqMessages(0, 40, 2, 5)
-	cl.Produce(t, topic, msgs...)
+	// Half now, half once it is applied: the second half is logged after
+	// the first was committed, whatever the fetches' sizes.
+	cl.Produce(t, topic, msgs[:20]...)
 	var (
 		c      *Consumer
 		ready  = make(chan struct{})
@@ -551,6 +553,8 @@ func TestCommitsFollowTheLog(t *testing.T) {
 	})
 	c = r.c
 	close(ready)
+	waitApplied(t, e.applied, 40)
+	cl.Produce(t, topic, msgs[20:]...)
 	waitApplied(t, e.applied, 80)
 	r.stop()
 	require.Equal(t, ends(cl.ReadAll(t, topic, 40)), cl.Committed(t, group, topic), "a clean stop commits what was logged")
