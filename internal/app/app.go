@@ -103,6 +103,7 @@ type App struct {
 	ready atomic.Bool
 
 	reloadOK      prometheus.Gauge
+	snapMetrics   snapshotMetrics
 	reloadSuccess prometheus.Gauge
 	cfgHash       prometheus.Gauge
 }
@@ -144,6 +145,7 @@ func New(o Options) (*App, error) {
 		Namespace: "sift", Name: "config_hash",
 		Help: "Hash of the loaded configuration file (0 for the embedded defaults).",
 	})
+	a.snapMetrics = newSnapshotMetrics(f)
 	a.reloadOK.Set(1)
 	a.reloadSuccess.SetToCurrentTime()
 	a.cfgHash.Set(cfg.Hash())
@@ -354,8 +356,8 @@ func (a *App) Reload() error {
 	if !reflect.DeepEqual(cfg.History, a.cfg.Load().History) {
 		a.logger.Warn("history settings change only at restart")
 	}
-	if cfg.Storage != a.cfg.Load().Storage {
-		a.logger.Warn("storage settings change only at restart")
+	if cfg.Storage.WAL != a.cfg.Load().Storage.WAL {
+		a.logger.Warn("storage.wal settings change only at restart")
 	}
 	a.receiver.SetMaxBodySize(int64(cfg.Ingest.MaxBodySize))
 	a.receiver.SetRetryAfter(cfg.Ingest.RetryAfter.Std())

@@ -11,10 +11,42 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
 	"github.com/sift-itsm/sift/correlate"
 	"github.com/sift-itsm/sift/internal/snapshot"
 	"github.com/sift-itsm/sift/internal/wal"
 )
+
+type snapshotMetrics struct {
+	writes      *prometheus.CounterVec
+	pause       prometheus.Histogram
+	size        prometheus.Gauge
+	lastSuccess prometheus.Gauge
+}
+
+func newSnapshotMetrics(f promauto.Factory) snapshotMetrics {
+	return snapshotMetrics{
+		writes: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "sift", Subsystem: "snapshot", Name: "writes_total",
+			Help: "Snapshots of the engine state by result (success, failed, skipped).",
+		}, []string{"result"}),
+		pause: f.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "sift", Subsystem: "snapshot", Name: "encode_duration_seconds",
+			Help:    "How long the engine paused to encode its state for a snapshot.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2, 5, 10},
+		}),
+		size: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: "sift", Subsystem: "snapshot", Name: "size_bytes",
+			Help: "Size of the last snapshot's engine state.",
+		}),
+		lastSuccess: f.NewGauge(prometheus.GaugeOpts{
+			Namespace: "sift", Subsystem: "snapshot", Name: "last_success_timestamp_seconds",
+			Help: "When the last snapshot was written.",
+		}),
+	}
+}
 
 func (a *App) snapshotDir() string { return filepath.Join(a.opts.StoragePath, "snapshots") }
 
@@ -53,6 +85,7 @@ func (a *App) takeSnapshot() {
 	var err error
 	if meta.Alerts, meta.Incidents, err = a.engine.WriteSnapshot(&state); err != nil {
 		a.logger.Error("encoding the snapshot failed; the next start replays the whole log", "err", err)
+		a.snapMetrics.writes.WithLabelValues("failed").Inc()
 		return
 	}
 	a.installSnapshot(meta, state.Bytes(), time.Since(start))
@@ -67,8 +100,13 @@ func (a *App) installSnapshot(meta snapshot.Meta, state []byte, encode time.Dura
 	})
 	if err != nil {
 		a.logger.Error("writing the snapshot failed; the log stays until the next one", "err", err)
+		a.snapMetrics.writes.WithLabelValues("failed").Inc()
 		return
 	}
+	a.snapMetrics.writes.WithLabelValues("success").Inc()
+	a.snapMetrics.pause.Observe(encode.Seconds())
+	a.snapMetrics.size.Set(float64(len(state)))
+	a.snapMetrics.lastSuccess.SetToCurrentTime()
 	if err := a.wal.Truncate(meta.WAL); err != nil {
 		a.logger.Warn("truncating the write-ahead log after the snapshot", "err", err)
 	}
@@ -117,10 +155,12 @@ func (a *App) periodicSnapshot(ctx context.Context) {
 		ch, qerr = a.engine.QueueSnapshot()
 	}); err != nil {
 		a.logger.Warn("snapshot skipped: the write-ahead log refused the barrier", "err", err)
+		a.snapMetrics.writes.WithLabelValues("skipped").Inc()
 		return
 	}
 	if qerr != nil {
 		a.logger.Warn("snapshot skipped; the next interval tries again", "err", qerr)
+		a.snapMetrics.writes.WithLabelValues("skipped").Inc()
 		return
 	}
 	var st correlate.SnapshotState
@@ -131,6 +171,7 @@ func (a *App) periodicSnapshot(ctx context.Context) {
 	}
 	if st.Err != nil {
 		a.logger.Error("encoding the snapshot failed", "err", st.Err)
+		a.snapMetrics.writes.WithLabelValues("failed").Inc()
 		return
 	}
 	a.installSnapshot(snapshot.Meta{WAL: pos, Kafka: kafkaOffsets(offsets), Taken: time.Now(), Alerts: st.Alerts, Incidents: st.Incidents}, st.State, st.Took)

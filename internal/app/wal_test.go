@@ -231,6 +231,7 @@ func TestPeriodicSnapshotUnderLoad(t *testing.T) {
 	snaps, err := os.ReadDir(filepath.Join(storage, "snapshots"))
 	require.NoError(t, err)
 	require.NotEmpty(t, snaps)
+	require.Equal(t, 3.0, gaugeWith(t, d.reg, "sift_snapshot_writes_total", "result", "success"))
 	segs, err := os.ReadDir(filepath.Join(storage, "wal"))
 	require.NoError(t, err)
 	newest := snaps[len(snaps)-1].Name() // snapshot-<segment>-<offset>
