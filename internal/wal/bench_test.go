@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"time"
@@ -134,5 +135,55 @@ func BenchmarkRecover(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*100000)/b.Elapsed().Seconds(), "events/s")
+	_ = l.Close()
+}
+
+// BenchmarkRestoreSnapshotAndTail is issue 9's restore figure: a snapshot
+// of 100k firing alerts in 10k open incidents, then a 1M-event log tail
+// (1000 requests of 1000 events over those alerts), into a new engine.
+//
+//	go test ./internal/wal -run='^$' -bench=RestoreSnapshotAndTail -benchtime=3x
+func BenchmarkRestoreSnapshotAndTail(b *testing.B) {
+	const alerts, incidents = 100_000, 10_000
+	series := benchEvents(alerts)
+	for i := range series {
+		// 10 alerts an incident under the default rule (alertname, service).
+		ls := ingest.LabelsFromMap(map[string]string{"alertname": "Down", "service": fmt.Sprintf("svc-%d", i%incidents),
+			"instance": fmt.Sprintf("host-%d:9100", i), "job": "node", "severity": "critical"})
+		series[i].Labels, series[i].Fingerprint = ls, ls.Fingerprint()
+	}
+	src := correlate.New(correlate.Options{})
+	for i := 0; i < alerts; i += 1000 {
+		src.Replay(series[i].ReceivedAt, series[i:i+1000])
+	}
+	var snap bytes.Buffer
+	if n, inc, err := src.WriteSnapshot(&snap); err != nil || n != alerts || inc != incidents {
+		b.Fatal(n, inc, err)
+	}
+	l, err := Open(Options{Dir: b.TempDir(), Fsync: FsyncNever})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var raw, rec []byte
+	for i := range 1000 {
+		evs := series[(i%100)*1000 : (i%100+1)*1000]
+		raw = AppendEvents(raw[:0], evs)
+		rec = Compress(rec[:0], raw)
+		if _, err := l.Append([][]byte{rec}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		eng := correlate.New(correlate.Options{})
+		if err := eng.RestoreSnapshot(bytes.NewReader(snap.Bytes())); err != nil {
+			b.Fatal(err)
+		}
+		st, err := Recover(l, Pos{}, eng)
+		if err != nil || st.Events != 1_000_000 {
+			b.Fatal(err, st)
+		}
+	}
+	b.ReportMetric(float64(snap.Len())/alerts, "snapshot-bytes/alert")
 	_ = l.Close()
 }
