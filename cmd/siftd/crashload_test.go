@@ -136,16 +136,17 @@ func TestCrashUnderLoad(t *testing.T) {
 			// the replay of the log.
 			delay := time.Duration(rng.Int64N(int64(400 * time.Millisecond)))
 			time.Sleep(delay)
-			phase := "before it had recovered"
+			// (The log reaches the test through a pipe: a little late.)
+			phase := "before its recovery was logged"
 			if strings.Contains(s.logs.String(), "recovered from the write-ahead log") {
-				phase = "after it had recovered"
+				phase = "after its recovery was logged"
 			}
 			s.kill(t)
 			t.Logf("kill %d: %s after the start, %s", k+1, delay, phase)
 			s = start()
 		}
 		s.waitReady(t)
-		t.Logf("restart: %s", recoveredLine(s.logs.String()))
+		t.Logf("restart: %s", s.recoveredLine(t))
 	}
 	s.waitAccepted(t, crashLoaded, load)
 
@@ -329,13 +330,22 @@ func (s *siftd) metricSum(t *testing.T, name, match string) float64 {
 	return sum
 }
 
-func recoveredLine(logs string) string {
-	for l := range strings.Lines(logs) {
-		if strings.Contains(l, "recovered from the write-ahead log") {
-			return strings.TrimSpace(l[strings.Index(l, "msg="):])
+// recoveredLine returns the log line of siftd's recovery, which it writes
+// before it is ready: the pipe from siftd may bring it a little later.
+func (s *siftd) recoveredLine(t *testing.T) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for l := range strings.Lines(s.logs.String()) {
+			if strings.Contains(l, "recovered from the write-ahead log") {
+				return strings.TrimSpace(l[strings.Index(l, "msg="):])
+			}
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("siftd is ready and logged no recovery:\n%s", s.logs)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	return "(no recovery logged)"
 }
 
 // state is siftd's alerts, incidents and problems, as its API or
