@@ -532,7 +532,7 @@ func matchLog(t *testing.T, reqs []*ackedRequest, dir string) accounting {
 	acc := accounting{ackedByFormat: map[string]int{}}
 	for _, r := range reqs {
 		switch {
-		case r.Status == 0:
+		case r.InDoubt():
 			acc.inDoubt++
 			acc.inDoubtEvents += r.events
 			if r.applied {
@@ -561,7 +561,7 @@ func writeReplayInput(t *testing.T, path string, reqs []*ackedRequest) {
 	t.Helper()
 	var b bytes.Buffer
 	for _, r := range reqs {
-		if r.Status != 0 || r.applied {
+		if !r.InDoubt() || r.applied {
 			b.Write(r.line)
 			b.WriteByte('\n')
 		}
