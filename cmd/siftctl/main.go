@@ -41,7 +41,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmdbCheck := cmdbCmd.Command("check", "Check CMDB files (YAML, JSON, CSV) as siftd loads cmdb.files: together, as one CMDB.")
 	cmdbFiles := cmdbCheck.Arg("file", "CMDB files to check.").Required().ExistingFiles()
 
-	replayCmd := a.Command("replay", "Run the engine over a JSON-lines file of generic events, the clock following the events, and print the incidents as JSON.")
+	replayCmd := a.Command("replay", "Run the engine over a JSON-lines file of generic events (or the requests of a siftload --ack-log), the clock following the events, and print the incidents as JSON.")
 	var ro replayOptions
 	replayCmd.Flag("config", "siftd configuration file (incident settings; rules and CMDB files unless given).").StringVar(&ro.config)
 	replayCmd.Flag("cmdb", "CMDB files (repeatable); default the config's cmdb.files.").StringsVar(&ro.cmdb)
@@ -75,6 +75,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var routes routesOptions
 	routesShowCmd, routesTestCmd := routesCommands(a, &routes)
 	replayCmd.Flag("events", "JSON-lines file of generic events (an object or an array per line).").StringVar(&ro.events)
+	replayCmd.Flag("requests", "A siftload --ack-log file: replay the requests siftd acknowledged, each parsed as its receiver parses it, received when it was sent.").StringVar(&ro.requests)
+	replayCmd.Flag("in-doubt", "With --requests, replay the requests that got no answer (status 0) too.").BoolVar(&ro.inDoubt)
+	replayCmd.Flag("advance", "Run only the timers due within this long after the last event, instead of draining every timer.").DurationVar(&ro.advance)
+	replayCmd.Flag("alerts", "Add the alerts still in memory at the end to the output.").BoolVar(&ro.alerts)
 	replayCmd.Flag("from-clickhouse", "Replay the events stored in ClickHouse history at this native address (host:port) instead of --events, and print how the incidents of the rules differ from what happened.").StringVar(&ro.fromClickHouse)
 	replayCmd.Flag("database", "History database, with --from-clickhouse.").Default("sift").StringVar(&ro.database)
 	replayCmd.Flag("since", "How far back to replay, with --from-clickhouse (e.g. 7d).").Default("7d").StringVar(&ro.since)

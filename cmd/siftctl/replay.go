@@ -6,9 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"time"
+
+	"github.com/prometheus/common/model"
 
 	"github.com/sift-itsm/sift/config"
 	"github.com/sift-itsm/sift/correlate"
@@ -28,6 +32,15 @@ type replayOptions struct {
 	changes             string
 	cpuProfile          string
 	cmdb, rules         []string
+	// requests is a siftload --ack-log file (replay_requests.go); inDoubt
+	// replays its unanswered requests too.
+	requests string
+	inDoubt  bool
+	// advance, when positive, runs the timers due within it after the
+	// last event instead of draining them all; alerts adds the alerts
+	// still in memory to the output.
+	advance time.Duration
+	alerts  bool
 	// fromClickHouse replays the events stored in history instead of
 	// a file (replay_history.go).
 	fromClickHouse, database, since string
@@ -37,7 +50,10 @@ type replayOptions struct {
 type replayOutput struct {
 	Incidents []incident.JSON        `json:"incidents"`
 	Problems  []incident.ProblemJSON `json:"problems"`
-	Stats     correlate.OfflineStats `json:"stats"`
+	// Alerts, with --alerts, are the alerts still in memory at the end,
+	// in fingerprint order.
+	Alerts []correlate.AlertJSON  `json:"alerts,omitempty"`
+	Stats  correlate.OfflineStats `json:"stats"`
 }
 
 // replay runs the engine over a JSON-lines file of generic events with the
@@ -75,10 +91,16 @@ func replay(o replayOptions, stdout, stderr io.Writer) int {
 		}
 		topo = app.TopologyOf(g)
 	}
-	if o.fromClickHouse != "" {
-		if o.events != "" {
-			return fail("--events and --from-clickhouse exclude each other")
+	inputs := 0
+	for _, in := range []string{o.events, o.requests, o.fromClickHouse} {
+		if in != "" {
+			inputs++
 		}
+	}
+	if inputs > 1 {
+		return fail("--events, --requests and --from-clickhouse exclude each other")
+	}
+	if o.fromClickHouse != "" {
 		from, to, err := sinceRange(o.since, time.Now())
 		if err != nil {
 			return fail("%v", err)
@@ -98,10 +120,14 @@ func replay(o replayOptions, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if o.events == "" {
-		return fail("--events or --from-clickhouse is required")
+	if inputs == 0 {
+		return fail("--events, --requests or --from-clickhouse is required")
 	}
-	in, err := os.Open(o.events)
+	path := o.events
+	if path == "" {
+		path = o.requests
+	}
+	in, err := os.Open(path)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -125,32 +151,33 @@ func replay(o replayOptions, stdout, stderr io.Writer) int {
 			return code
 		}
 	}
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 1<<20), int(cfg.Ingest.MaxBodySize))
-	var batch []ingest.Event
-	for line := 1; sc.Scan(); line++ {
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 || b[0] == '#' {
-			continue
-		}
-		evs, err := ingest.ParseGeneric(b, eng.Clock())
+	fps := map[model.Fingerprint]struct{}{}
+	var summary string
+	if o.requests != "" {
+		st, err := replayRequests(eng, in, o.inDoubt, int(cfg.Ingest.MaxBodySize), fps)
 		if err != nil {
-			return fail("%s:%d: %v", o.events, line, err)
+			return fail("%s: %v", o.requests, err)
 		}
-		batch = append(batch, evs...)
-		if len(batch) >= replayBatch {
-			eng.Apply(batch)
-			batch = nil
-		}
+		summary = fmt.Sprintf(" from %d requests (%d not acknowledged, skipped)", st.replayed, st.skipped)
+	} else if err := replayEvents(eng, in, o.events, int(cfg.Ingest.MaxBodySize), fps); err != nil {
+		return fail("%v", err)
 	}
-	if err := sc.Err(); err != nil {
-		return fail("reading %s: %v", o.events, err)
+	if o.advance > 0 {
+		eng.Advance(eng.Clock().Add(o.advance))
+	} else {
+		eng.Drain()
 	}
-	eng.Apply(batch)
-	eng.Drain()
 	took := time.Since(start)
 
 	out := replayOutput{Problems: []incident.ProblemJSON{}, Stats: eng.Stats()}
+	if o.alerts {
+		out.Alerts = []correlate.AlertJSON{}
+		for _, fp := range slices.Sorted(maps.Keys(fps)) {
+			if a, ok := eng.Alert(fp); ok {
+				out.Alerts = append(out.Alerts, a.JSON())
+			}
+		}
+	}
 	for _, p := range eng.Problems() {
 		out.Problems = append(out.Problems, p.ToJSON())
 	}
@@ -175,9 +202,41 @@ func replay(o replayOptions, stdout, stderr io.Writer) int {
 		return fail("writing: %v", err)
 	}
 	s := out.Stats
-	fmt.Fprintf(stderr, "replayed %d events in %s (%.0f events/s): %d alerts, %d suppressed, %d incidents\n",
-		s.Events, took.Round(time.Millisecond), float64(s.Events)/took.Seconds(), s.Alerts, s.Suppressed, s.Incidents)
+	fmt.Fprintf(stderr, "replayed %d events%s in %s (%.0f events/s): %d alerts, %d suppressed, %d incidents\n",
+		s.Events, summary, took.Round(time.Millisecond), float64(s.Events)/took.Seconds(), s.Alerts, s.Suppressed, s.Incidents)
 	return 0
+}
+
+// replayEvents applies a JSON-lines file of generic events (an object or
+// an array a line), each received at its own time, and adds their
+// fingerprints to fps.
+func replayEvents(eng *correlate.Offline, in io.Reader, name string, maxLine int, fps map[model.Fingerprint]struct{}) error {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 1<<20), maxLine)
+	var batch []ingest.Event
+	for line := 1; sc.Scan(); line++ {
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 || b[0] == '#' {
+			continue
+		}
+		evs, err := ingest.ParseGeneric(b, eng.Clock())
+		if err != nil {
+			return fmt.Errorf("%s:%d: %v", name, line, err)
+		}
+		for i := range evs {
+			fps[evs[i].Fingerprint] = struct{}{}
+		}
+		batch = append(batch, evs...)
+		if len(batch) >= replayBatch {
+			eng.Apply(batch)
+			batch = nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading %s: %v", name, err)
+	}
+	eng.Apply(batch)
+	return nil
 }
 
 // replayChanges feeds a JSON-lines file of change events (an object or an

@@ -92,7 +92,7 @@ func TestReplayHistoryDiff(t *testing.T) {
 func TestReplayFlags(t *testing.T) {
 	var out, errOut bytes.Buffer
 	require.Equal(t, 1, run([]string{"replay"}, &out, &errOut))
-	require.Contains(t, errOut.String(), "--events or --from-clickhouse is required")
+	require.Contains(t, errOut.String(), "--events, --requests or --from-clickhouse is required")
 	errOut.Reset()
 	require.Equal(t, 1, run([]string{"replay", "--events", "x.jsonl", "--from-clickhouse", "127.0.0.1:1"}, &out, &errOut))
 	require.Contains(t, errOut.String(), "exclude each other")

@@ -100,17 +100,32 @@ type siftd struct {
 	url    string
 	logs   *syncBuffer
 	exited chan error
+	// lastAccepted is what waitAccepted saw last.
+	lastAccepted int64
 }
 
 func startSiftd(t *testing.T, bin, storage string) *siftd {
 	t.Helper()
-	addr := freeAddr(t)
+	s := spawnSiftd(t, bin, freeAddr(t), storage)
+	s.waitReady(t)
+	return s
+}
+
+// spawnSiftd starts siftd listening on addr, without waiting for it to
+// be ready.
+func spawnSiftd(t *testing.T, bin, addr, storage string, args ...string) *siftd {
+	t.Helper()
 	s := &siftd{url: "http://" + addr, logs: &syncBuffer{}, exited: make(chan error, 1)}
-	s.cmd = exec.Command(bin, "--web.listen-address="+addr, "--storage.path="+storage, "--log.format=logfmt")
+	s.cmd = exec.Command(bin, append([]string{"--web.listen-address=" + addr, "--storage.path=" + storage, "--log.format=logfmt"}, args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	require.NoError(t, s.cmd.Start())
 	go func() { s.exited <- s.cmd.Wait() }()
 	t.Cleanup(func() { _ = s.cmd.Process.Kill() })
+	return s
+}
+
+func (s *siftd) waitReady(t *testing.T) {
+	t.Helper()
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(s.url + "/-/ready")
 		if err != nil {
@@ -118,8 +133,7 @@ func startSiftd(t *testing.T, bin, storage string) *siftd {
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	}, 10*time.Second, 10*time.Millisecond, "siftd did not become ready:\n%s", s.logs)
-	return s
+	}, 30*time.Second, 10*time.Millisecond, "siftd did not become ready:\n%s", s.logs)
 }
 
 func (s *siftd) post(t *testing.T, path, body string) int {

@@ -288,9 +288,9 @@ func TestEarlyAnswerDoesNotRewriteBodyInUse(t *testing.T) {
 	o.Series = 10
 	l, w := testWorker(t, srv.URL, o)
 	w.pool[fmtPrometheus] = []*body{{}}
-	big := steadySpecs(nil, 20000, rand.New(rand.NewPCG(1, 1)), 10, 0) // ~9 MB
+	big := steadySpecs(nil, 20000, rand.New(rand.NewPCG(1, 1)), allSeries(10), 0) // ~9 MB
 	l.enc.build(w.pool[fmtPrometheus][0], fmtPrometheus, big, time.Now().Unix()-10)
-	l.gen.finished.Store(true)
+	w.gen.finished.Store(true)
 	copies := 0
 	for range 5 {
 		prev := w.pool[fmtPrometheus][0]

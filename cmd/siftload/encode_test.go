@@ -299,7 +299,7 @@ func TestSiftdParsesBodies(t *testing.T) {
 			for range tc.req {
 				specs := g.draw(nil, tc.batch)
 				if specs == nil { // all introduced: steady state
-					specs = steadySpecs(nil, tc.batch, rng, tc.series, tc.resolve)
+					specs = steadySpecs(nil, tc.batch, rng, allSeries(tc.series), tc.resolve)
 				}
 				e.build(b, tc.f, specs, testEpoch)
 				evs := parseAll(t, b, at)
@@ -360,7 +360,7 @@ func TestSeriesGenIntroducesInOrderThenRepeats(t *testing.T) {
 	// Steady state: repeats of any series.
 	rng := rand.New(rand.NewPCG(1, 2))
 	seen := map[int]bool{}
-	for _, s := range steadySpecs(nil, 1000, rng, 10, 0) {
+	for _, s := range steadySpecs(nil, 1000, rng, allSeries(10), 0) {
 		require.False(t, s.resolved)
 		seen[s.series] = true
 	}

@@ -37,6 +37,16 @@ type Options struct {
 	Seed    uint64
 	Timeout time.Duration
 	Output  string
+	// Partition gives each worker its own share of the series (those
+	// equal to its number modulo Concurrency), so that the events of one
+	// series go out one request at a time, in order.
+	Partition bool
+	// ResolveAtEnd sends, once the run is over, a resolve of every series
+	// introduced in every format of the run.
+	ResolveAtEnd bool
+	// AckLog, when set, is the file that records every acknowledged
+	// request and every request left in doubt (ackLog).
+	AckLog string
 
 	// poolBudget overrides defaultPoolBudget; tests make it small.
 	poolBudget int
@@ -74,6 +84,7 @@ func (o *Options) validate() ([]format, *url.URL, error) {
 	check(o.Labels >= minLabels && o.Labels <= 99, "--labels must be from %d to 99, got %d", minLabels, o.Labels)
 	check(o.Timeout > 0, "--timeout must be positive, got %s", o.Timeout)
 	check(o.Output == "text" || o.Output == "json", "--output must be text or json, got %q", o.Output)
+	check(!o.Partition || o.Series >= o.Concurrency, "--partition needs at least as many --series as --concurrency (each worker its own), got %d series for %d workers", o.Series, o.Concurrency)
 	var fmts []format
 	switch o.Format {
 	case "mixed":
@@ -119,6 +130,17 @@ type Result struct {
 	Latency     *histogram
 	PoolBodies  int
 	PoolBytes   int64
+	// EndResolves counts the requests and events of --resolve-at-end,
+	// which the figures above leave out.
+	EndResolves EndResolves
+}
+
+// EndResolves is what --resolve-at-end sent.
+type EndResolves struct {
+	Requests       int64 `json:"requests"`
+	OKRequests     int64 `json:"ok_requests"`
+	Events         int64 `json:"events"`
+	EventsAccepted int64 `json:"events_accepted"`
 }
 
 // EventsPerSecond is the accepted events per second of Duration.
@@ -140,8 +162,12 @@ type loader struct {
 	client  *http.Client
 	header  http.Header
 	enc     *encoder
-	gen     *seriesGen
-	reqs    atomic.Int64
+	// gens are the series generators: one shared by the workers, or one
+	// per worker with --partition.
+	gens []*seriesGen
+	// ack is --ack-log; nil when off.
+	ack  *ackLog
+	reqs atomic.Int64
 	// start is when sending began; with a rate, request n is due at
 	// start + n*interval.
 	start    time.Time
@@ -173,11 +199,16 @@ func run(ctx context.Context, o Options) (*Result, error) {
 	}
 	l, workers := newLoader(o, fmts, base)
 	defer l.client.CloseIdleConnections()
+	if o.AckLog != "" {
+		if l.ack, err = openAckLog(o.AckLog); err != nil {
+			return nil, err
+		}
+	}
 	res := &Result{
 		Format: o.Format, URL: o.URL, Batch: o.Batch, Series: o.Series, Concurrency: o.Concurrency,
 		StatusCounts: map[string]int64{}, FirstErrors: map[string]string{}, Latency: &histogram{},
 	}
-	if l.gen.canFinish() {
+	if l.canFinish() {
 		res.PoolBodies, res.PoolBytes = l.buildPools(workers)
 	}
 
@@ -199,14 +230,45 @@ func run(ctx context.Context, o Options) (*Result, error) {
 	}
 	wg.Wait()
 	res.Duration = time.Since(start)
-	res.SeriesIntroduced = l.gen.Introduced()
+	for _, g := range l.gens {
+		res.SeriesIntroduced += g.Introduced()
+	}
 	for _, w := range workers {
 		w.stats.mergeInto(res)
+	}
+	if o.ResolveAtEnd {
+		for _, w := range workers {
+			wg.Go(w.resolveAll)
+		}
+		wg.Wait()
+		for _, w := range workers {
+			e := &res.EndResolves
+			e.Requests += w.end.requests
+			e.OKRequests += w.end.ok
+			e.Events += w.end.eventsSent
+			e.EventsAccepted += w.end.eventsAccepted
+		}
+	}
+	if l.ack != nil {
+		if err := l.ack.close(); err != nil {
+			return res, fmt.Errorf("--ack-log: %w", err)
+		}
 	}
 	if res.OKRequests == 0 {
 		return res, errors.New("no request succeeded" + describeFailures(res))
 	}
 	return res, nil
+}
+
+// canFinish reports whether every series will be introduced, so that the
+// workers reach their steady-state pools.
+func (l *loader) canFinish() bool {
+	for _, g := range l.gens {
+		if !g.canFinish() {
+			return false
+		}
+	}
+	return true
 }
 
 // newLoader sets up a run: the shared state and the workers.
@@ -216,7 +278,6 @@ func newLoader(o Options, fmts []format, base *url.URL) (*loader, []*worker) {
 		formats: fmts,
 		header:  http.Header{"Content-Type": {"application/json"}, "User-Agent": {"siftload"}},
 		enc:     newEncoder(o.Labels, time.Now().Unix()),
-		gen:     newSeriesGen(o.Series, o.DuplicateRatio, o.ResolveRatio, o.Seed),
 	}
 	for _, f := range fmts {
 		u := *base
@@ -237,8 +298,20 @@ func newLoader(o Options, fmts []format, base *url.URL) (*loader, []*worker) {
 		},
 	}
 	workers := make([]*worker, o.Concurrency)
+	var shared *seriesGen
+	if !o.Partition {
+		shared = newSeriesGen(o.Series, o.DuplicateRatio, o.ResolveRatio, o.Seed)
+		l.gens = []*seriesGen{shared}
+	}
 	for i := range workers {
-		workers[i] = &worker{l: l, id: i, stats: newStats()}
+		w := &worker{l: l, id: i, stats: newStats(), end: newStats(), gen: shared, share: allSeries(o.Series)}
+		if o.Partition {
+			w.share = workerShare(o.Series, i, o.Concurrency)
+			w.gen = newShareGen(w.share, o.DuplicateRatio, o.ResolveRatio, o.Seed, uint64(i)<<32)
+			l.gens = append(l.gens, w.gen)
+		}
+		w.gotConn = func(httptrace.GotConnInfo) { w.reached.Store(true) }
+		workers[i] = w
 	}
 	return l, workers
 }
@@ -285,7 +358,7 @@ func (l *loader) buildPools(workers []*worker) (bodies int, size int64) {
 	var per [numFormats]int
 	for _, f := range l.formats {
 		var probe body
-		l.enc.build(&probe, f, steadySpecs(nil, l.batchFor(f), rng, l.o.Series, l.o.ResolveRatio), sec)
+		l.enc.build(&probe, f, steadySpecs(nil, l.batchFor(f), rng, workers[0].share, l.o.ResolveRatio), sec)
 		budget := l.o.poolBudget
 		if budget <= 0 {
 			budget = defaultPoolBudget
@@ -301,7 +374,7 @@ func (l *loader) buildPools(workers []*worker) (bodies int, size int64) {
 			for _, f := range l.formats {
 				w.pool[f] = make([]*body, per[f])
 				for i := range w.pool[f] {
-					specs = steadySpecs(specs[:0], l.batchFor(f), rng, l.o.Series, l.o.ResolveRatio)
+					specs = steadySpecs(specs[:0], l.batchFor(f), rng, w.share, l.o.ResolveRatio)
 					b := &body{}
 					l.enc.build(b, f, specs, sec)
 					w.pool[f][i] = b
@@ -323,13 +396,24 @@ func (l *loader) buildPools(workers []*worker) (bodies int, size int64) {
 
 // worker sends requests one at a time on its own connection.
 type worker struct {
-	l       *loader
-	id      int
+	l  *loader
+	id int
+	// gen draws the introduction phase's series from share, the worker's
+	// (--partition) or all.
+	gen     *seriesGen
+	share   share
 	pool    [numFormats][]*body
 	next    [numFormats]int
 	scratch [numFormats]*body
 	specs   []spec
-	stats   *stats
+	// stats counts the run, end the resolves of --resolve-at-end.
+	stats, end *stats
+	// reached is set by gotConn, a trace hook of --ack-log: the request
+	// in progress got a connection, so siftd may have received it.
+	reached atomic.Bool
+	gotConn func(httptrace.GotConnInfo)
+	// line is the --ack-log line being built.
+	line []byte
 }
 
 func (w *worker) loop(stop context.Context) {
@@ -363,8 +447,8 @@ func (w *worker) loop(stop context.Context) {
 // afterwards the next of the worker's pool. Its time fields are current.
 func (w *worker) nextBody(f format) *body {
 	sec := time.Now().Unix()
-	if !w.l.gen.finished.Load() {
-		if w.specs = w.l.gen.draw(w.specs[:0], w.l.batchFor(f)); w.specs != nil {
+	if !w.gen.finished.Load() {
+		if w.specs = w.gen.draw(w.specs[:0], w.l.batchFor(f)); w.specs != nil {
 			b := w.scratch[f]
 			if b == nil || b.busy() {
 				b = &body{}
@@ -408,6 +492,10 @@ func (w *worker) send(b *body) bool {
 	// body stays busy until WroteRequest says the write is over; a body
 	// that never gets there stays busy and is copied, not rewritten.
 	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { b.inflight.Add(-1) }}
+	if w.l.ack != nil {
+		w.reached.Store(false)
+		trace.GotConn = w.gotConn
+	}
 	req := (&http.Request{
 		Method:        http.MethodPost,
 		URL:           u,
@@ -432,6 +520,9 @@ func (w *worker) send(b *body) bool {
 			key = "timeout"
 		}
 		s.fail(key, err.Error())
+		if w.l.ack != nil && w.reached.Load() {
+			w.logRequest(b, start, time.Now(), 0)
+		}
 		return false
 	}
 	code := resp.StatusCode
@@ -439,6 +530,9 @@ func (w *worker) send(b *body) bool {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		s.ok++
 		s.eventsAccepted += int64(b.events)
+		if w.l.ack != nil {
+			w.logRequest(b, start, time.Now(), code)
+		}
 	} else if s.status[code] == 0 {
 		head, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
 		_, _ = io.Copy(io.Discard, resp.Body)
@@ -450,6 +544,36 @@ func (w *worker) send(b *body) bool {
 	s.latency.record(time.Since(start))
 	s.status[code]++
 	return true
+}
+
+// resolveAll sends, for --resolve-at-end, a resolve of each of the
+// worker's series introduced during the run, in each format of the run:
+// with --partition its own share, else the introduced series equal to its
+// number modulo the workers. Alertmanager and PagerDuty alerts never
+// expire in siftd, so this is what leaves it with no firing alert.
+func (w *worker) resolveAll() {
+	w.stats = w.end
+	var series []int
+	for _, n := range w.gen.introducedSeries(nil) {
+		if w.l.o.Partition || n%w.l.o.Concurrency == w.id {
+			series = append(series, n)
+		}
+	}
+	sec := time.Now().Unix()
+	for _, f := range w.l.formats {
+		n := w.l.batchFor(f)
+		for i := 0; i < len(series); i += n {
+			w.specs = w.specs[:0]
+			for _, s := range series[i:min(i+n, len(series))] {
+				w.specs = append(w.specs, spec{series: s, resolved: true})
+			}
+			// A new body each time: an abandoned upload may still read
+			// the last one.
+			b := &body{}
+			w.l.enc.build(b, f, w.specs, sec)
+			w.send(b)
+		}
+	}
 }
 
 // stats is one worker's tally.

@@ -44,7 +44,19 @@ goes into per-worker log-linear histograms (1.6% buckets) merged at the end.
 
 When the duration is over no new request starts and those in flight are
 waited for, so every event sent is counted. siftload exits non-zero if the
-target is unreachable or no request succeeded.`
+target is unreachable or no request succeeded.
+
+Crash testing (docs/durability.md, "Crash test in CI"): --ack-log FILE
+records what siftd acknowledged, one JSON line per 2xx request: worker,
+format, sent and done (RFC 3339, siftd's receive time lies between them),
+status, events and the body as sent. A request that got a connection but
+no answer (reset, timeout, siftd killed) is written too, with status 0: it
+is in doubt, siftd may have logged it. Other answers, and requests that got
+no connection, are not written. siftctl replay --requests FILE replays the
+acknowledged lines. --partition gives each worker its own series, so the
+events of a series are sent, and applied, in order; --resolve-at-end leaves
+no alert firing (Alertmanager and PagerDuty alerts never expire). Without
+--ack-log the run does no extra work.`
 
 func main() {
 	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
@@ -71,6 +83,9 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	a.Flag("seed", "Seed of the random choice of repeated series.").Default("1").Uint64Var(&o.Seed)
 	a.Flag("timeout", "Timeout of one request.").Default("10s").DurationVar(&o.Timeout)
 	a.Flag("output", "Report format: text or json.").Default("text").EnumVar(&o.Output, "text", "json")
+	a.Flag("partition", "Give each worker its own series (those equal to its number modulo --concurrency), so that a series' events are sent one request at a time, in order.").BoolVar(&o.Partition)
+	a.Flag("resolve-at-end", "When the run is over, resolve every series introduced, in every format of the run (not counted in the figures above it).").BoolVar(&o.ResolveAtEnd)
+	a.Flag("ack-log", "Write each acknowledged request, and each left without an answer after it was sent, to this JSON-lines file (for siftctl replay --requests).").StringVar(&o.AckLog)
 	cpuProfile := a.Flag("debug.cpuprofile", "Write a CPU profile of siftload itself to this file.").Hidden().String()
 	if _, err := a.Parse(args); err != nil {
 		fmt.Fprintln(stderr, "siftload:", err)

@@ -27,6 +27,7 @@ type jsonReport struct {
 	SeriesIntroduced  int               `json:"series_introduced"`
 	LatencySeconds    latencyJSON       `json:"latency_seconds"`
 	FirstErrors       map[string]string `json:"first_errors,omitempty"`
+	EndResolves       *EndResolves      `json:"end_resolves,omitempty"`
 }
 
 type latencyJSON struct {
@@ -58,7 +59,16 @@ func (r *Result) jsonReport() jsonReport {
 			Max: r.Latency.quantile(1).Seconds(),
 		},
 		FirstErrors: r.FirstErrors,
+		EndResolves: r.endResolves(),
 	}
+}
+
+// endResolves is nil unless --resolve-at-end sent something.
+func (r *Result) endResolves() *EndResolves {
+	if r.EndResolves.Requests == 0 {
+		return nil
+	}
+	return &r.EndResolves
 }
 
 // writeReport prints r as text or as one JSON object.
@@ -99,6 +109,9 @@ func writeReport(w io.Writer, r *Result, output string) error {
 	fmt.Fprintf(&b, "latency:            p50=%s p90=%s p99=%s max=%s (%d requests answered)\n",
 		fmtDur(h.quantile(.5)), fmtDur(h.quantile(.9)), fmtDur(h.quantile(.99)), fmtDur(h.quantile(1)), h.n)
 	fmt.Fprintf(&b, "pre-encoded:        %d steady-state bodies, %.1f MiB\n", r.PoolBodies, float64(r.PoolBytes)/(1<<20))
+	if e := r.endResolves(); e != nil {
+		fmt.Fprintf(&b, "resolved at end:    %d events in %d requests, %d acknowledged\n", e.Events, e.Requests, e.OKRequests)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
