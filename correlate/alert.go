@@ -113,14 +113,19 @@ func (a *Alert) setSymptomOf(cause string) {
 	}
 }
 
-// describe sets a's text from a describing event. The labels and
-// annotations are copied out of the event's string, which also holds its
-// URL and other strings, so that the row keeps only what it shows.
-func (a *Alert) describe(ev *ingest.Event) {
+// describe sets a's text from a describing event: labels, annotations,
+// raw severity and URL. The labels and annotations are copied out of the
+// event's string, which also holds its URL and other strings, so that the
+// row keeps only what it shows. Source and producer are the first
+// event's (first, below).
+func (a *Alert) describe(ev *ingest.Event, first bool) {
 	packed := string(ev.Labels) + string(ev.Annotations)
 	a.Labels, a.Annotations = ingest.Labels(packed[:len(ev.Labels)]), ingest.Labels(packed[len(ev.Labels):])
 	d := a.descr()
-	d.source, d.producer, d.rawSeverity = ev.Source, ev.Producer, ev.RawSeverity
+	d.rawSeverity = ev.RawSeverity
+	if first {
+		d.source, d.producer = ev.Source, ev.Producer
+	}
 	if ev.GeneratorURL != "" {
 		d.generator = ev.GeneratorURL
 	}

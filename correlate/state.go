@@ -399,7 +399,7 @@ func (s *state) applyEvent(tx *lazyTxn, ev *ingest.Event, set *Settings, b *Batc
 			firstSeen:   recv,
 			startsAt:    unixNano(ev.StartsAt),
 		}
-		a.describe(ev)
+		a.describe(ev, true)
 		e = &entry{row: a, episode: 1}
 		a.hot = &e.hot
 		s.touch(a, ev)
@@ -511,7 +511,7 @@ func changedVisibly(a *Alert, ev *ingest.Event) bool {
 // next version. The hot counters stay shared.
 func (s *state) revise(a *Alert, ev *ingest.Event) *Alert {
 	n := *a
-	n.describe(ev)
+	n.describe(ev, false)
 	n.Severity = ev.Severity
 	n.Version++
 	return &n

@@ -480,3 +480,21 @@ func shortTimers() Settings {
 	set.FlapWindow = time.Minute
 	return set
 }
+
+// TestSourceIsTheFirstEvents: a later event describing the alert from
+// another source (the same alert through Alertmanager's webhook, say)
+// updates what it describes but not where the alert came from.
+func TestSourceIsTheFirstEvents(t *testing.T) {
+	s, set := newState(), DefaultSettings()
+	first := ev(0, "alertname", "Down", "severity", "critical")
+	first.Producer = "prom-1"
+	s.apply(t0, []ingest.Event{first}, &set)
+	again := ev(time.Second, "alertname", "Down", "severity", "critical")
+	again.Source, again.Producer = ingest.SourceAlertmanager, "am-1"
+	again.Annotations = ingest.NewLabels(ingest.Label{Name: "summary", Value: "now with a summary"})
+	s.apply(t0.Add(time.Second), []ingest.Event{again}, &set)
+	a := get(t, s, first.Fingerprint)
+	require.Equal(t, uint64(2), a.Version, "the annotations changed")
+	require.Equal(t, ingest.SourcePrometheus, a.Source())
+	require.Equal(t, "prom-1", a.Producer())
+}
