@@ -395,12 +395,19 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 	// The sinks see the engine's batches from here on, not the replayed
 	// ones: history gives events ids per writer start, so a replay would
-	// store them twice, and notify would page twice (docs/durability.md:
-	// sinks resuming from recorded positions is the remaining work).
+	// store them twice (docs/durability.md: history resuming from a
+	// recorded position is the remaining work). Notify instead takes up
+	// the recovered incidents whole, against the notification log as the
+	// recovery left it: it sends what the log does not record as sent,
+	// whether the replay or the snapshot brought it back.
 	if a.history != nil {
 		a.engine.Subscribe(a.history.writer)
 	}
-	a.notify.subscribe(a.engine)
+	if err := a.notify.resume(a.engine); err != nil {
+		a.closeWAL()
+		a.stopHistory()
+		return err
+	}
 	engineErr := make(chan error, 1)
 	go func() { engineErr <- a.engine.Run(context.WithoutCancel(ctx)) }()
 	snapCtx, stopSnapshots := context.WithCancel(ctx)
