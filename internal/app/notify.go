@@ -302,9 +302,10 @@ func (p *notifyParts) start() {
 }
 
 // stop routes and delivers what is queued until ctx is done. Call it
-// after the engine drained: its last batches are queued by then. The
-// outcomes of what is delivered now cannot be recorded (the engine has
-// stopped): they are counted in sift_notify_unrecorded_total.
+// after the engine applied its queue and before it closes, so that the
+// outcomes are recorded (App.stopNotify); one that cannot be is counted
+// in sift_notify_unrecorded_total, and its notification is sent again at
+// the next start.
 func (p *notifyParts) stop(ctx context.Context) {
 	if p == nil {
 		return

@@ -58,6 +58,16 @@ func stuckHook(t *testing.T) (url string, arrived <-chan struct{}, release func(
 	return srv.URL, ch, release
 }
 
+// resumeSetup is a working webhook receiver, the config that sends
+// every event to it, and a fixed daemon clock.
+func resumeSetup(t *testing.T) (*platform, string, func(*Options)) {
+	p := &platform{}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	clock := &stepClock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	return p, fmt.Sprintf(resumeConfig, srv.URL), func(o *Options) { o.Now = clock.now }
+}
+
 // notified counts the notification entries of INC0000001's timeline.
 func notified(t *testing.T, d *daemon) int {
 	t.Helper()
@@ -84,12 +94,7 @@ func crash(t *testing.T, storage string) string {
 // recorded before the crash is found in the notification log after the
 // restart, and not sent again.
 func TestNotifyAfterACrashSendsNothingTwice(t *testing.T) {
-	p := &platform{}
-	srv := httptest.NewServer(p)
-	defer srv.Close()
-	clock := &stepClock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
-	withClock := func(o *Options) { o.Now = clock.now }
-	cfg := fmt.Sprintf(resumeConfig, srv.URL)
+	p, cfg, withClock := resumeSetup(t)
 	storage := filepath.Join(t.TempDir(), "data")
 	d := startOn(t, storage, cfg, withClock)
 	code, body := d.post(t, "/api/v2/alerts", "["+promAlert("Down", "h1")+"]")
@@ -124,11 +129,7 @@ func TestNotifyAfterACrashSendsWhatWasDueBeforeASnapshot(t *testing.T) {
 
 func testNotifyAfterACrash(t *testing.T, snapshot bool) {
 	stuck, arrived, release := stuckHook(t)
-	p := &platform{}
-	srv := httptest.NewServer(p)
-	defer srv.Close()
-	clock := &stepClock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
-	withClock := func(o *Options) { o.Now = clock.now }
+	p, cfg, withClock := resumeSetup(t)
 	storage := filepath.Join(t.TempDir(), "data")
 	d := startOn(t, storage, fmt.Sprintf(resumeConfig, stuck), withClock)
 	code, body := d.post(t, "/api/v2/alerts", "["+promAlert("Down", "h1")+"]")
@@ -143,7 +144,6 @@ func testNotifyAfterACrash(t *testing.T, snapshot bool) {
 	d.shutdown(t)
 	require.Empty(t, p.requests())
 
-	cfg := fmt.Sprintf(resumeConfig, srv.URL)
 	d2 := startOn(t, crashed, cfg, withClock)
 	require.Eventually(t, func() bool { return notified(t, d2) == 1 }, 10*time.Second, 5*time.Millisecond)
 	require.Equal(t, []string{"POST /hook opened"}, p.requests())
@@ -158,4 +158,25 @@ func testNotifyAfterACrash(t *testing.T, snapshot bool) {
 	}, 10*time.Second, 5*time.Millisecond)
 	require.Equal(t, []string{"POST /hook opened"}, p.requests())
 	require.Equal(t, 1, notified(t, d3))
+}
+
+// TestNotifyAtShutdownIsRecorded: what notify delivers while siftd shuts
+// down is recorded (the engine still runs then), so the next start sends
+// nothing again.
+func TestNotifyAtShutdownIsRecorded(t *testing.T) {
+	p, cfg, withClock := resumeSetup(t)
+	storage := filepath.Join(t.TempDir(), "data")
+	d := startOn(t, storage, cfg, withClock)
+	code, body := d.post(t, "/api/v2/alerts", "["+promAlert("Down", "h1")+"]")
+	require.Equal(t, http.StatusOK, code, body)
+	d.shutdown(t) // at once: the notification goes out during the shutdown
+	require.Equal(t, []string{"POST /hook opened"}, p.requests())
+	require.Equal(t, 0.0, gaugeWith(t, d.reg, "sift_notify_unrecorded_total", "", ""))
+
+	d2 := startOn(t, storage, cfg, withClock)
+	require.Equal(t, 1, notified(t, d2))
+	require.Eventually(t, func() bool {
+		return sumWith(t, d2.reg, "sift_notify_notifications_total", "result", "deduplicated") == 1
+	}, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, []string{"POST /hook opened"}, p.requests())
 }
