@@ -15,8 +15,9 @@
 // the change is processed. Before delivery the key is looked up in the
 // notification log, which lives in the engine state (correlate's
 // RecordNotification): a change processed twice, or again after a
-// restart, sends nothing twice; an event recorded as failed is tried
-// again when its change is seen again after a restart.
+// restart, sends nothing twice. After a restart, Resume takes up the
+// recovered incidents: each event of theirs that the log does not record
+// as sent or held (due, in flight or failed when siftd stopped) is sent.
 //
 // Resolved and reopened events of an incident whose alerts flap are held
 // back until the flapping has stopped for the flap hold, and then only

@@ -104,12 +104,37 @@ func entryEvent(e *incident.Entry) (Event, bool) {
 // when the incident opened in the same stretch: the notification shows
 // the priority in force.
 func Derive(inc *incident.Incident, from int) []Occurrence {
+	return derive(nil, inc, from, len(inc.Timeline))
+}
+
+// Rederive returns the events of inc's whole timeline as Derive gave
+// them to a notifier that saw every change of the incident: the entries
+// one engine batch added share its clock, so the timeline is cut where
+// the entries' time changes and each stretch is derived as Derive does
+// (a priority change collapses into the opening of its own batch, not
+// into an opening long before). A notifier that starts on recovered
+// state (Resume) takes the events from here.
+func Rederive(inc *incident.Incident) []Occurrence {
+	var out []Occurrence
+	for from := 0; from < len(inc.Timeline); {
+		to := from + 1
+		for to < len(inc.Timeline) && inc.Timeline[to].At.Equal(inc.Timeline[from].At) {
+			to++
+		}
+		out = derive(out, inc, from, to)
+		from = to
+	}
+	return out
+}
+
+// derive appends the events of inc's timeline entries [from, to) to out,
+// collapsing priority changes as Derive says.
+func derive(out []Occurrence, inc *incident.Incident, from, to int) []Occurrence {
 	if from < 0 {
 		from = 0
 	}
-	var out []Occurrence
 	opened, lastPrio := false, -1
-	for i := from; i < len(inc.Timeline); i++ {
+	for i := from; i < to; i++ {
 		e := &inc.Timeline[i]
 		ev, ok := entryEvent(e)
 		if !ok {

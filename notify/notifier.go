@@ -92,6 +92,9 @@ type Notifier struct {
 	held     map[uint64][]heldEvent
 	repeats  map[repeatKey]*repeat
 
+	// backlog are the events Resume found, routed when Run starts.
+	backlog []job
+
 	wg sync.WaitGroup
 	// tickC replaces the ticker in tests.
 	tickC <-chan time.Time
@@ -257,6 +260,32 @@ func (n *Notifier) Consume(b *correlate.Batch) {
 	}
 }
 
+// Resume takes up the incidents of a state the notifier did not see
+// being made (a restart: a snapshot restored and the write-ahead log
+// replayed): their events (Rederive) are routed when Run starts, and each
+// notification the log does not record as sent or held goes out (one
+// recorded as failed is tried again), subject to MaxEventAge like any
+// other. The log is read when Run routes them, so it must hold the
+// records of the recovered state by then. The changes Consume sees next
+// are taken from where these timelines end. Call it before Run, and
+// before the engine hands Consume any batch. It returns the number of
+// events found.
+func (n *Notifier) Resume(incs []*incident.Incident) int {
+	found := 0
+	for _, inc := range incs {
+		if inc.State != incident.StateClosed {
+			n.cursors[inc.Seq] = len(inc.Timeline)
+		}
+		occ := Rederive(inc)
+		if len(occ) == 0 {
+			continue
+		}
+		found += len(occ)
+		n.backlog = append(n.backlog, job{inc: inc, occ: occ, at: n.opts.Now()})
+	}
+	return found
+}
+
 func (n *Notifier) enqueue(j job) {
 	select {
 	case n.queue <- j:
@@ -278,6 +307,12 @@ func (n *Notifier) Run(ctx, drain context.Context) error {
 				w.run(drain)
 			}()
 		}
+	}
+	// What Resume found comes before anything Consume queued since.
+	backlog := n.backlog
+	n.backlog = nil
+	for _, j := range backlog {
+		n.dispatch(j)
 	}
 	tickC := n.tickC
 	if tickC == nil {

@@ -114,6 +114,60 @@ func TestDerive(t *testing.T) {
 	f(v4, len(v3.Timeline), "sla_breached#14 >respond", "problem_opened#16 opened>PRB0000002")
 }
 
+// TestRederive: a whole timeline derived stretch by stretch of one
+// clock, as a notifier that saw each batch derived it.
+func TestRederive(t *testing.T) {
+	inc := next(newIncident(1), t0, incident.Entry{Kind: incident.EntryPriority, From: "P2", To: "P1"})
+	inc = next(inc, t0.Add(time.Minute),
+		incident.Entry{Kind: incident.EntryPriority, From: "P1", To: "P2"},
+		incident.Entry{Kind: incident.EntryPriority, From: "P2", To: "P3"})
+	inc = next(inc, t0.Add(2*time.Minute), state("new", "acknowledged"))
+	var got []string
+	for _, o := range Rederive(inc) {
+		got = append(got, fmt.Sprintf("%s#%d %s>%s", o.Event, o.Occurrence, o.From, o.To))
+	}
+	// The first priority change came with the opening; the next two in a
+	// batch of their own collapse into one.
+	require.Equal(t, []string{"opened#1 >", "priority_changed#4 P1>P3", "acknowledged#5 new>acknowledged"}, got)
+	require.Empty(t, Rederive(&incident.Incident{Seq: 2}))
+}
+
+// TestResumeSendsWhatTheLogLacks: a notifier started on recovered state
+// sends the events the log does not record as sent or held (a failed one
+// again), and takes later changes from where the timelines ended.
+func TestResumeSendsWhatTheLogLacks(t *testing.T) {
+	log := newMemLog()
+	rec := func(receiver, event string, occ uint64, result string) {
+		_, err := log.RecordNotification(t.Context(), correlate.NotificationRecord{NotificationKey: correlate.NotificationKey{
+			Receiver: receiver, Incident: "INC0000001", Event: event, Occurrence: occ}, Result: result})
+		require.NoError(t, err)
+	}
+	rec("chat/fake", "opened", 1, correlate.NotificationSent)
+	rec("pager/fake", "opened", 1, correlate.NotificationSent)
+	rec("chat/fake", "acknowledged", 3, correlate.NotificationSent)
+	rec("pager/fake", "acknowledged", 3, correlate.NotificationFailed)
+	inc := next(newIncident(1), t0.Add(time.Minute), incident.Entry{Kind: incident.EntryPriority, From: "P2", To: "P1"})
+	inc = next(inc, t0.Add(2*time.Minute), state("new", "acknowledged"))
+	closed := next(newIncident(2), t0.Add(time.Minute), state("new", "closed"))
+	var found int
+	h := startHarnessAfter(t, twoReceivers, Options{Log: log}, nil, func(n *Notifier) {
+		found = n.Resume([]*incident.Incident{inc, closed})
+	})
+	require.Equal(t, 5, found) // opened (both), priority_changed, acknowledged; opened, closed
+	h.clock.set(t0.Add(3 * time.Minute))
+	require.ElementsMatch(t, []sent{
+		{"chat", "priority_changed", "INC0000001", "", 2}, {"pager", "priority_changed", "INC0000001", "", 2},
+		{"pager", "acknowledged", "INC0000001", "", 3},
+		{"chat", "opened", "INC0000002", "", 1}, {"pager", "opened", "INC0000002", "", 1},
+		{"chat", "closed", "INC0000002", "", 2}, {"pager", "closed", "INC0000002", "", 2},
+	}, h.expect(t, 7))
+
+	// The next change: only what it adds.
+	v := next(inc, t0.Add(3*time.Minute), state("acknowledged", "resolved"))
+	h.n.Consume(batch(t0.Add(3*time.Minute), v))
+	require.ElementsMatch(t, []sent{{"chat", "resolved", "INC0000001", "", 4}, {"pager", "resolved", "INC0000001", "", 4}}, h.expect(t, 2))
+}
+
 func TestEvents(t *testing.T) {
 	var names []string
 	for _, e := range Events() {
@@ -326,6 +380,13 @@ type harness struct {
 
 func startHarness(t *testing.T, yml string, o Options, integ map[string]Integration) *harness {
 	t.Helper()
+	return startHarnessAfter(t, yml, o, integ, nil)
+}
+
+// startHarnessAfter is startHarness with prepare run on the notifier
+// before Run.
+func startHarnessAfter(t *testing.T, yml string, o Options, integ map[string]Integration, prepare func(*Notifier)) *harness {
+	t.Helper()
 	h := &harness{log: newMemLog(), clock: newClock(), ch: make(chan sent, 100), tick: make(chan time.Time), reg: prometheus.NewRegistry(), done: make(chan struct{})}
 	c, err := config.Parse([]byte(yml))
 	require.NoError(t, err)
@@ -365,6 +426,9 @@ func startHarness(t *testing.T, yml string, o Options, integ map[string]Integrat
 	h.n, err = New(o)
 	require.NoError(t, err)
 	h.n.tickC = h.tick
+	if prepare != nil {
+		prepare(h.n)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	go func() {

@@ -395,12 +395,19 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	}
 	// The sinks see the engine's batches from here on, not the replayed
 	// ones: history gives events ids per writer start, so a replay would
-	// store them twice, and notify would page twice (docs/durability.md:
-	// sinks resuming from recorded positions is the remaining work).
+	// store them twice (docs/durability.md: history resuming from a
+	// recorded position is the remaining work). Notify instead takes up
+	// the recovered incidents whole, against the notification log as the
+	// recovery left it: it sends what the log does not record as sent,
+	// whether the replay or the snapshot brought it back.
 	if a.history != nil {
 		a.engine.Subscribe(a.history.writer)
 	}
-	a.notify.subscribe(a.engine)
+	if err := a.notify.resume(a.engine); err != nil {
+		a.closeWAL()
+		a.stopHistory()
+		return err
+	}
 	engineErr := make(chan error, 1)
 	go func() { engineErr <- a.engine.Run(context.WithoutCancel(ctx)) }()
 	snapCtx, stopSnapshots := context.WithCancel(ctx)
@@ -433,13 +440,12 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	// engine will not apply: readiness goes false, the server stops
 	// accepting and waits for in-flight requests (whose events are then
 	// queued). Then the engine is closed and drains its queue into the
-	// state and the sinks. Then history sends what it holds or spools it
-	// to disk (bounded by its flush timeout) and closes its connections.
-	// Notify delivers what it holds last: it needs neither intake nor the
-	// engine (whose final batches are queued by then), and people hear of
-	// the final changes. The write-ahead log closes once the engine has
-	// drained (what it holds is replayed at the next start, drained or
-	// not).
+	// state and the sinks; before it closes, notify delivers what it
+	// holds and records the outcomes through the still running engine
+	// (stopNotify). Then history sends what it holds or spools it to disk
+	// (bounded by its flush timeout) and closes its connections. The
+	// write-ahead log closes once the engine has drained (what it holds
+	// is replayed at the next start, drained or not).
 	a.ready.Store(false)
 	a.logger.Info("shutting down: stopping intake")
 	sctx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
@@ -460,6 +466,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	stopSnapshots()
 	<-snapDone
 	a.logger.Info("shutting down: draining the engine queue")
+	a.stopNotify(sctx)
 	a.engine.Close()
 	select {
 	case <-a.engine.Done():
@@ -470,7 +477,6 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		a.logger.Error("engine did not drain in time; queued events are lost", "events", n)
 		a.closeWAL()
 		a.stopHistory()
-		a.notify.stop(sctx)
 		return errors.Join(runErr, fmt.Errorf("shutdown: engine did not drain in %s, %d events lost", a.opts.ShutdownTimeout, n))
 	}
 	// The log after the drain: the HTTP server, its only writer, has
@@ -483,9 +489,41 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		a.logger.Warn("kafka output did not close cleanly", "err", err)
 	}
 	a.stopHistory()
-	a.notify.stop(sctx)
 	a.logger.Info("shutdown complete")
 	return runErr
+}
+
+// stopNotify lets notify deliver what the engine's batches so far gave
+// it, while the engine still runs so that the outcomes are recorded (and
+// logged): a notification delivered but not recorded would be sent again
+// at the next start. Intake has stopped; the engine's queue is applied
+// first. Notify gets half of what is left of the shutdown timeout (the
+// engine's drain keeps the rest); what it does not deliver by then, and
+// what the engine's last batches add, is not recorded as sent, so the
+// next start sends it (docs/durability.md, "Sinks resume").
+func (a *App) stopNotify(ctx context.Context) {
+	if a.notify == nil {
+		return
+	}
+	select {
+	case <-a.engine.Done(): // stopped on an error: nothing to flush
+	default:
+		if err := a.engine.Flush(ctx); err != nil {
+			a.logger.Warn("engine did not drain before notify stopped", "err", err)
+		}
+	}
+	budget := time.Until(deadlineOr(ctx, time.Now())) / 2
+	nctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	a.notify.stop(nctx)
+}
+
+// deadlineOr is ctx's deadline, or def when it has none.
+func deadlineOr(ctx context.Context, def time.Time) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return def
 }
 
 // recover replays the write-ahead log into the engine.

@@ -79,14 +79,32 @@ func newNotify(cfg *config.Config, o *Options, reg prometheus.Registerer, engine
 	return p, nil
 }
 
-// subscribe hands the engine's batches to the notifier from now on. It is
-// called after recovery: the batches the write-ahead log replays were
-// notified before the restart (the notification log is not in the log
-// yet, docs/durability.md), and sending them again would page twice.
-func (n *notifyParts) subscribe(engine *correlate.Engine) {
-	if n != nil {
-		engine.Subscribe(n.notifier)
+// resume hands the notifier the incidents of the recovered state, then
+// subscribes it to the engine's batches from now on. It is called after
+// recovery, before the engine runs: the notification log is then the one
+// from before the stop (it is engine state, in snapshots and the
+// write-ahead log), so what it records as sent is not sent again, and
+// what an incident's timeline holds that it does not record (due when
+// siftd stopped, in flight, or before a snapshot and never touched
+// again) is sent once notify starts (docs/durability.md, "Sinks
+// resume").
+func (n *notifyParts) resume(engine *correlate.Engine) error {
+	if n == nil {
+		return nil
 	}
+	var incs []*incident.Incident
+	it, err := engine.DB().Txn(false).Get(incident.Table, "id")
+	if err != nil {
+		return fmt.Errorf("notify: reading the incidents: %w", err)
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		incs = append(incs, raw.(*incident.Incident))
+	}
+	if k := n.notifier.Resume(incs); k > 0 {
+		n.logger.Info("resuming notifications: incident events to check against the notification log", "incidents", len(incs), "events", k)
+	}
+	engine.Subscribe(n.notifier)
+	return nil
 }
 
 func ciAttr(engine *correlate.Engine, ci, name string) (string, bool) {
@@ -284,9 +302,10 @@ func (p *notifyParts) start() {
 }
 
 // stop routes and delivers what is queued until ctx is done. Call it
-// after the engine drained: its last batches are queued by then. The
-// outcomes of what is delivered now cannot be recorded (the engine has
-// stopped): they are counted in sift_notify_unrecorded_total.
+// after the engine applied its queue and before it closes, so that the
+// outcomes are recorded (App.stopNotify); one that cannot be is counted
+// in sift_notify_unrecorded_total, and its notification is sent again at
+// the next start.
 func (p *notifyParts) stop(ctx context.Context) {
 	if p == nil {
 		return
