@@ -92,9 +92,6 @@ type Engine struct {
 	// clock is the clock of the last batch applied, owned by Run (or
 	// Replay before it): a command never applies before it.
 	clock time.Time
-	// lastSnapshot is the size of the last state encoded (engine
-	// goroutine only).
-	lastSnapshot int
 }
 
 type item struct {
@@ -308,7 +305,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 			if it.snapshot != nil {
 				flush()
-				it.snapshot <- e.encodeState()
+				it.snapshot <- e.copyState()
 				continue
 			}
 			if it.reply != nil { // a command

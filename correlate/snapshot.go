@@ -1,7 +1,6 @@
 package correlate
 
 import (
-	"bytes"
 	"container/heap"
 	"encoding/gob"
 	"errors"
@@ -125,12 +124,29 @@ type snapTimer struct {
 // writeSnapshot encodes the state. Engine goroutine only, between
 // batches.
 func (s *state) writeSnapshot(w io.Writer, clock time.Time) error {
+	snap, err := s.buildSnapshot(clock)
+	if err != nil {
+		return err
+	}
+	return gob.NewEncoder(w).Encode(snap)
+}
+
+// buildSnapshot copies the state into a snapshot that shares nothing the
+// engine changes in place (incident and problem rows and label strings
+// are immutable once published; slices and maps the engine edits are
+// cloned), so that it can be encoded on another goroutine while the
+// engine goes on. Engine goroutine only, between batches.
+func (s *state) buildSnapshot(clock time.Time) (*stateSnapshot, error) {
+	mutedBy := make(map[string][]model.Fingerprint, len(s.mutedBy))
+	for k, v := range s.mutedBy {
+		mutedBy[k] = slices.Clone(v)
+	}
 	snap := stateSnapshot{
 		Clock: unixNano(clock),
 		Seq:   s.seq, ApplyNo: s.applyNo, IncSeq: s.incSeq, ProbSeq: s.probSeq, SilSeq: s.silSeq,
-		OpenIncidents: s.openIncidents, Active: s.active[:],
+		OpenIncidents: s.openIncidents, Active: slices.Clone(s.active[:]),
 		Groups: map[string]uint64{}, CIInc: map[string]uint64{}, Sigs: map[string]snapSig{},
-		MutedBy: s.mutedBy, Changes: s.changes,
+		MutedBy: mutedBy, Changes: slices.Clone(s.changes),
 		Timers: snapTimers(s.timers), IncTimers: snapTimers(s.incTimers), SLATimers: snapTimers(s.slaTimers),
 	}
 	// Incidents: those in memory and any that only a signature's
@@ -145,9 +161,9 @@ func (s *state) writeSnapshot(w io.Writer, clock time.Time) error {
 	for _, seq := range slices.Sorted(maps.Keys(incs)) {
 		is := incs[seq]
 		snap.Incidents = append(snap.Incidents, snapIncident{
-			Row: is.row, Rule: is.rule.Name, Firing: is.firing[:], FirstEvent: is.firstEvent, LastEvent: is.lastEvent,
+			Row: is.row, Rule: is.rule.Name, Firing: slices.Clone(is.firing[:]), FirstEvent: is.firstEvent, LastEvent: is.lastEvent,
 			BestCriticality: is.bestCriticality, Touched: is.touched, Due: is.due, Scheduled: is.scheduled,
-			Inserted: is.inserted, Removed: is.removed, Counted: is.counted, ChHops: is.chHops,
+			Inserted: is.inserted, Removed: is.removed, Counted: is.counted, ChHops: maps.Clone(is.chHops),
 			SLADue: is.slaDue, SLAScheduled: is.slaScheduled, HeldSince: is.heldSince, HeldTotal: is.heldTotal,
 		})
 	}
@@ -182,7 +198,7 @@ func (s *state) writeSnapshot(w io.Writer, clock time.Time) error {
 			Source: d.source, RawSeverity: d.rawSeverity, Producer: d.producer, Generator: d.generator,
 			Suppressed: d.suppressed, SymptomOf: d.symptomOf,
 			Count: e.hot.count.Load(), LastSeen: e.hot.lastSeen.Load(), EndsAt: e.hot.endsAt.Load(),
-			Due: e.due, Scheduled: e.scheduled, Episode: e.episode, Flips: e.flips,
+			Due: e.due, Scheduled: e.scheduled, Episode: e.episode, Flips: slices.Clone(e.flips),
 		}
 		if e.inc != nil {
 			sa.Incident = e.inc.row.Seq
@@ -195,7 +211,7 @@ func (s *state) writeSnapshot(w io.Writer, clock time.Time) error {
 	txn := s.db.Txn(false)
 	sils, err := txn.Get(tableSilences, "id")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for raw := sils.Next(); raw != nil; raw = sils.Next() {
 		sil := raw.(*Silence)
@@ -208,12 +224,12 @@ func (s *state) writeSnapshot(w io.Writer, clock time.Time) error {
 	}
 	it, err := txn.Get(tableNotifications, "id")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		snap.Notifications = append(snap.Notifications, *raw.(*NotificationRecord))
 	}
-	return gob.NewEncoder(w).Encode(&snap)
+	return &snap, nil
 }
 
 func snapTimers(h timerHeap) []snapTimer {
@@ -386,17 +402,12 @@ func (s *state) readSnapshot(r io.Reader, rs *rules.Set) (clock time.Time, err e
 	return clock, nil
 }
 
-// WriteSnapshot writes the engine's state to w: before Run, or after Run
-// returned (at shutdown, once the queue is drained). It returns how many
-// alerts and incidents it wrote.
-func (e *Engine) WriteSnapshot(w io.Writer) (alerts, incidents int, err error) {
-	if err := e.st.writeSnapshot(w, e.clock); err != nil {
-		return 0, 0, err
-	}
-	return len(e.st.alerts), len(e.st.incidents), nil
-}
+// Snapshot copies the engine's state for Encode: before Run, or after
+// Run returned (at shutdown, once the queue is drained). While Run runs,
+// QueueSnapshot.
+func (e *Engine) Snapshot() SnapshotState { return e.copyState() }
 
-// RestoreSnapshot restores a state WriteSnapshot wrote into a new engine,
+// RestoreSnapshot restores a state SnapshotState.Encode wrote into a new engine,
 // before Run and before anything is replayed into it.
 func (e *Engine) RestoreSnapshot(r io.Reader) error {
 	clock, err := e.st.readSnapshot(r, e.rules())
@@ -408,13 +419,22 @@ func (e *Engine) RestoreSnapshot(r io.Reader) error {
 	return nil
 }
 
-// SnapshotState is a state QueueSnapshot asked for.
+// SnapshotState is a state QueueSnapshot asked for: a copy taken on the
+// engine goroutine, encoded by Encode on the caller's.
 type SnapshotState struct {
-	State             []byte
+	snap              *stateSnapshot
 	Alerts, Incidents int
-	// Took is how long the engine paused to encode it.
+	// Took is how long the engine paused to copy it.
 	Took time.Duration
 	Err  error
+}
+
+// Encode encodes the state; the engine goes on meanwhile.
+func (st SnapshotState) Encode(w io.Writer) error {
+	if st.Err != nil {
+		return st.Err
+	}
+	return gob.NewEncoder(w).Encode(st.snap)
 }
 
 // QueueSnapshot asks for the state after everything queued before the
@@ -437,13 +457,10 @@ func (e *Engine) QueueSnapshot() (<-chan SnapshotState, error) {
 	}
 }
 
-// encodeState encodes the state on the engine goroutine: the engine does
+// copyState copies the state on the engine goroutine: the engine does
 // nothing else meanwhile (docs/benchmarks.md has how long that takes).
-func (e *Engine) encodeState() SnapshotState {
+func (e *Engine) copyState() SnapshotState {
 	start := time.Now()
-	var buf bytes.Buffer
-	buf.Grow(e.lastSnapshot + e.lastSnapshot/8) // no copies as it grows
-	err := e.st.writeSnapshot(&buf, e.clock)
-	e.lastSnapshot = buf.Len()
-	return SnapshotState{State: buf.Bytes(), Alerts: len(e.st.alerts), Incidents: len(e.st.incidents), Took: time.Since(start), Err: err}
+	snap, err := e.st.buildSnapshot(e.clock)
+	return SnapshotState{snap: snap, Alerts: len(e.st.alerts), Incidents: len(e.st.incidents), Took: time.Since(start), Err: err}
 }

@@ -79,23 +79,25 @@ func (a *App) takeSnapshot() {
 	if a.wal == nil {
 		return
 	}
-	start := time.Now()
-	meta := snapshot.Meta{WAL: a.wal.End(), Kafka: kafkaOffsets(a.durable.Offsets()), Taken: start}
-	var state bytes.Buffer
-	var err error
-	if meta.Alerts, meta.Incidents, err = a.engine.WriteSnapshot(&state); err != nil {
-		a.logger.Error("encoding the snapshot failed; the next start replays the whole log", "err", err)
+	st := a.engine.Snapshot()
+	if st.Err != nil {
+		a.logger.Error("copying the state for a snapshot failed; the next start replays the whole log", "err", st.Err)
 		a.snapMetrics.writes.WithLabelValues("failed").Inc()
 		return
 	}
-	a.installSnapshot(meta, state.Bytes(), time.Since(start))
+	a.installSnapshot(snapshot.Meta{WAL: a.wal.End(), Kafka: kafkaOffsets(a.durable.Offsets()), Taken: time.Now(),
+		Alerts: st.Alerts, Incidents: st.Incidents}, st)
 }
 
-// installSnapshot writes a snapshot file and deletes the log before it.
-func (a *App) installSnapshot(meta snapshot.Meta, state []byte, encode time.Duration) {
+// installSnapshot encodes the state into a snapshot file and deletes the
+// log before it.
+func (a *App) installSnapshot(meta snapshot.Meta, st correlate.SnapshotState) {
 	start := time.Now()
+	var size int64
 	path, err := snapshot.Write(a.snapshotDir(), meta, func(w io.Writer) error {
-		_, err := w.Write(state)
+		cw := &countingWriter{w: w}
+		err := st.Encode(cw)
+		size = cw.n
 		return err
 	})
 	if err != nil {
@@ -104,14 +106,25 @@ func (a *App) installSnapshot(meta snapshot.Meta, state []byte, encode time.Dura
 		return
 	}
 	a.snapMetrics.writes.WithLabelValues("success").Inc()
-	a.snapMetrics.pause.Observe(encode.Seconds())
-	a.snapMetrics.size.Set(float64(len(state)))
+	a.snapMetrics.pause.Observe(st.Took.Seconds())
+	a.snapMetrics.size.Set(float64(size))
 	a.snapMetrics.lastSuccess.SetToCurrentTime()
 	if err := a.wal.Truncate(meta.WAL); err != nil {
 		a.logger.Warn("truncating the write-ahead log after the snapshot", "err", err)
 	}
 	a.logger.Info("wrote a snapshot", "path", path, "wal", meta.WAL.String(), "alerts", meta.Alerts, "incidents", meta.Incidents,
-		"encode", encode.Round(time.Millisecond), "write", time.Since(start).Round(time.Millisecond), "bytes", len(state))
+		"engine_pause", st.Took.Round(time.Millisecond), "write", time.Since(start).Round(time.Millisecond), "bytes", size)
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // snapshotLoop takes a snapshot every storage.snapshot.interval (read
@@ -140,8 +153,8 @@ func (a *App) snapshotLoop(ctx context.Context) {
 // through the log's writer as an empty append: its callback runs in log
 // order, after the callbacks that queued every earlier record in the
 // engine, so the state the engine encodes covers the log exactly up to
-// that position. The engine pauses only to encode; the file is written
-// here.
+// that position. The engine pauses only to copy its state; it is encoded
+// and written here.
 func (a *App) periodicSnapshot(ctx context.Context) {
 	var (
 		pos     wal.Pos
@@ -170,11 +183,11 @@ func (a *App) periodicSnapshot(ctx context.Context) {
 		return
 	}
 	if st.Err != nil {
-		a.logger.Error("encoding the snapshot failed", "err", st.Err)
+		a.logger.Error("copying the state for a snapshot failed", "err", st.Err)
 		a.snapMetrics.writes.WithLabelValues("failed").Inc()
 		return
 	}
-	a.installSnapshot(snapshot.Meta{WAL: pos, Kafka: kafkaOffsets(offsets), Taken: time.Now(), Alerts: st.Alerts, Incidents: st.Incidents}, st.State, st.Took)
+	a.installSnapshot(snapshot.Meta{WAL: pos, Kafka: kafkaOffsets(offsets), Taken: time.Now(), Alerts: st.Alerts, Incidents: st.Incidents}, st)
 }
 
 // kafkaOffsets lists offsets for a snapshot, in a stable order.

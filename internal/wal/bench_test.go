@@ -157,8 +157,8 @@ func BenchmarkRestoreSnapshotAndTail(b *testing.B) {
 		src.Replay(series[i].ReceivedAt, series[i:i+1000])
 	}
 	var snap bytes.Buffer
-	if n, inc, err := src.WriteSnapshot(&snap); err != nil || n != alerts || inc != incidents {
-		b.Fatal(n, inc, err)
+	if st := src.Snapshot(); st.Encode(&snap) != nil || st.Alerts != alerts || st.Incidents != incidents {
+		b.Fatal(st.Alerts, st.Incidents, st.Err)
 	}
 	l, err := Open(Options{Dir: b.TempDir(), Fsync: FsyncNever})
 	if err != nil {
