@@ -95,6 +95,10 @@ type Store struct {
 	prepared bool
 	features Features
 	version  string
+	// hourPhase is where the server's hours start, in seconds after the
+	// UTC hour: events are sent in the order of toStartOfHour in the
+	// server's time zone.
+	hourPhase int64
 }
 
 // Open returns a Store. It does not connect: Prepare does, and may be
@@ -180,6 +184,11 @@ func (s *Store) Prepare(ctx context.Context) error {
 	}
 	s.version = fmt.Sprintf("%d.%d.%d", v.Version.Major, v.Version.Minor, v.Version.Patch)
 	s.features = featuresOf(v.Version.Major, v.Version.Minor)
+	var hourStart uint32
+	if err := s.conn.QueryRow(ctx, "SELECT toUInt32(toStartOfHour(toDateTime(1700000000)))").Scan(&hourStart); err != nil {
+		return fmt.Errorf("reading the server's time zone: %w", err)
+	}
+	s.hourPhase = int64(hourStart % 3600)
 	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(s.o.Database)); err != nil {
 		return fmt.Errorf("creating database %q: %w", s.o.Database, err)
 	}
