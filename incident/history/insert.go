@@ -31,7 +31,8 @@ var insertColumns = map[string][]string{
 	TableIncidentTimeline: {"at", "at_ns", "incident_id", "entry", "kind", "actor", "from_state", "to_state",
 		"fingerprint", "message", "field_names", "field_values"},
 	TableProblems: {"opened_at", "id", "version", "updated_ns", "opened_ns", "state", "title", "signature",
-		"incident_ids", "incident_count", "ci_ids", "services", "workaround", "runbook_url", "resolved_ns", "closed_ns"},
+		"incident_ids", "incident_count", "ci_ids", "services", "workaround", "runbook_url",
+		"root_cause", "first_occurrence_ns", "last_occurrence_ns", "resolved_ns", "closed_ns"},
 	TableNotifications: {"at", "at_ns", "id", "attempt", "incident_id", "receiver", "integration", "status",
 		"error", "duration_ns", "alert_fingerprints"},
 }
@@ -412,7 +413,8 @@ func appendProblems(b driver.Batch, rows []ProblemRow) error {
 	for i := range rows {
 		r := &rows[i]
 		err := b.Append(dt(r.OpenedNs), r.ID, r.Version, r.UpdatedNs, r.OpenedNs, int8(r.State), r.Title, r.Signature,
-			strs(r.IncidentIDs), r.IncidentCount, strs(r.CIIDs), strs(r.Services), r.Workaround, r.RunbookURL, r.ResolvedNs, r.ClosedNs)
+			strs(r.IncidentIDs), r.IncidentCount, strs(r.CIIDs), strs(r.Services), r.Workaround, r.RunbookURL,
+			r.RootCause, r.FirstOccurrenceNs, r.LastOccurrenceNs, r.ResolvedNs, r.ClosedNs)
 		if err != nil {
 			return fmt.Errorf("row %d: %w", i, err)
 		}

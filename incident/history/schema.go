@@ -73,6 +73,20 @@ type migration struct {
 	version    uint32
 	name       string
 	statements []string
+	// columns are added after the statements, each unless the table has
+	// it already: 18.16 has no ADD COLUMN IF NOT EXISTS.
+	columns []newColumn
+}
+
+// newColumn is a column a migration adds to a table, after the column
+// named in after.
+type newColumn struct {
+	table, name, typ, after string
+}
+
+// statement is the ALTER that adds c.
+func (c newColumn) statement(db string) string {
+	return "ALTER TABLE " + quoteIdent(db) + "." + c.table + " ADD COLUMN " + c.name + " " + c.typ + " AFTER " + c.after
 }
 
 // migrations, in order. Never edit a released step: add one.
@@ -318,6 +332,14 @@ SELECT received_at, received_ns, run, seq, idx, fingerprint, event_ns, starts_ns
 	arrayPopBack(splitByChar('\xff', packed_annotation_values)) AS annotation_values,
 	generator_url, acknowledge, incident_id
 FROM {db}.events_input2`,
+	},
+}, {
+	version: 4,
+	name:    "problems: root cause, first and last occurrence",
+	columns: []newColumn{
+		{TableProblems, "root_cause", "String", "runbook_url"},
+		{TableProblems, "first_occurrence_ns", "Int64", "root_cause"},
+		{TableProblems, "last_occurrence_ns", "Int64", "first_occurrence_ns"},
 	},
 }}
 

@@ -175,9 +175,14 @@ func NewWriter(dst Destination, o WriterOptions) (*Writer, error) {
 func (w *Writer) Consume(b *correlate.Batch) {
 	it := item{seq: b.Seq, now: b.Now, events: b.Events}
 	for _, c := range b.Changes {
+		// Incident and problem versions are immutable once published:
+		// the batcher reads them later.
 		if c.Incident != nil {
-			// Immutable once published: the batcher reads it later.
 			it.incidents = append(it.incidents, c.Incident)
+			continue
+		}
+		if c.Problem != nil {
+			it.problems = append(it.problems, c.Problem)
 			continue
 		}
 		if c.Alert == nil {
@@ -222,7 +227,7 @@ func (it *item) counts() counts {
 	}
 	// The timeline entries an incident version adds are not known
 	// before the batcher has compared it with the last one written.
-	return counts{uint32(len(it.events)), uint32(len(it.changes)), uint32(len(it.incidents))}
+	return counts{uint32(len(it.events)), uint32(len(it.changes)), uint32(len(it.incidents)), 0, uint32(len(it.problems))}
 }
 
 func signal(c chan struct{}) {
