@@ -163,10 +163,10 @@ func boolU8(b bool) uint8 {
 	return 0
 }
 
-// eventBuffers are the column buffers of an events insert, kept between
-// inserts: the driver copies what is appended, so they are reused, and a
-// batch allocates nothing here once they have grown but one string of
-// its label names and values.
+// eventBuffers are the column buffers of an events insert, a chunk at a
+// time, kept between inserts: the driver copies what is appended, so they
+// are reused, and once they have grown a chunk allocates two strings
+// here: its label names and its label values.
 type eventBuffers struct {
 	recvAt                                     []int64
 	recvNs, eventNs, startsNs, endsNs          []int64
@@ -178,7 +178,7 @@ type eventBuffers struct {
 	ack                                        []uint8
 	order                                      []eventKey
 	// names and values hold the chunk's label and annotation names and
-	// values (see splitLabels); ends is where each row's end in them.
+	// values (see splitLabels); ends are each row's ends in them.
 	names, values []byte
 	ends          [][2]labelEnds // in names, in values
 }
