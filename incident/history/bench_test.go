@@ -150,3 +150,20 @@ func BenchmarkWriterClickHouse(b *testing.B) {
 	require.Equal(b, float64(b.N), testutil.ToFloat64(w.m.written.WithLabelValues(TableEvents)))
 	require.Equal(b, uint64(b.N), count(b, s, "SELECT count() FROM {db}.events"))
 }
+
+// BenchmarkSortEvents measures putting a 200k-row batch of the writer
+// benchmark's events in the events table's order.
+func BenchmarkSortEvents(b *testing.B) {
+	next := benchBatches(200000, 1000)
+	tr := newTracker(1, DefaultServiceLabel)
+	r := &Rows{}
+	for bt := next(); bt != nil; bt = next() {
+		tr.appendTo(r, &item{seq: bt.Seq, now: bt.Now, events: bt.Events})
+	}
+	var c eventBuffers
+	b.ResetTimer()
+	for range b.N {
+		c.sortEvents(r.Events, 0)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(r.Events)), "ns/event")
+}

@@ -1,8 +1,10 @@
 package history
 
 import (
+	"cmp"
 	"context"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -25,6 +27,47 @@ func TestSplitLabels(t *testing.T) {
 	f(ingest.NewLabels(ingest.Label{Name: "a", Value: ""}, ingest.Label{Name: "b", Value: "x y"}), "a\xffb\xff", "\xffx y\xff")
 	// Malformed (no 0xff after the last value): what there is goes.
 	f("a\xff1", "a\xff", "1")
+}
+
+// sortEvents orders rows as a sort of all of them by the whole key does,
+// with phases of the server's hours of 0 and half an hour, whether a
+// group's rows arrive in order or not.
+func TestSortEventsIsTheKeysOrder(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	full := func(rows []EventRow, phase int64) func(a, b uint32) int {
+		return func(a, b uint32) int {
+			x, y := &rows[a], &rows[b]
+			hour := func(r *EventRow) int64 { return (dateTime(r.ReceivedNs) - phase) / 3600 }
+			return cmp.Or(cmp.Compare(hour(x), hour(y)), cmp.Compare(x.Fingerprint, y.Fingerprint),
+				cmp.Compare(x.ReceivedNs, y.ReceivedNs), cmp.Compare(x.ID.Run, y.ID.Run), cmp.Compare(x.ID.Seq, y.ID.Seq),
+				cmp.Compare(x.ID.Idx, y.ID.Idx))
+		}
+	}
+	var c eventBuffers
+	for round := range 50 {
+		n := 1 + rnd.IntN(3000)
+		rows := make([]EventRow, n)
+		inOrder := round%2 == 0
+		for i := range rows {
+			ns := t0.UnixNano() + rnd.Int64N(int64(3*time.Hour)) - int64(time.Hour)
+			if inOrder {
+				ns = t0.UnixNano() + int64(i)*int64(time.Second)
+			}
+			rows[i] = EventRow{ID: EventID{Run: 1 + rnd.Uint64N(2), Seq: rnd.Uint64N(5), Idx: uint32(i)},
+				Fingerprint: []uint64{1, 2, math.MaxUint64, 1 << 63, rnd.Uint64()}[rnd.IntN(5)], ReceivedNs: ns}
+			if inOrder {
+				rows[i].ID.Run, rows[i].ID.Seq = 1, uint64(i/100)
+			}
+		}
+		for _, phase := range []int64{0, 1800} {
+			want := make([]uint32, n)
+			for i := range want {
+				want[i] = uint32(i)
+			}
+			slices.SortFunc(want, full(rows, phase))
+			require.Equal(t, want, slices.Clone(c.sortEvents(rows, phase)), "round %d, phase %d", round, phase)
+		}
+	}
 }
 
 // The writer sends events in the events table's order, so that the
@@ -60,8 +103,8 @@ func TestEventsSentInTableOrder(t *testing.T) {
 
 	var c eventBuffers
 	var want []uint32
-	for _, k := range c.sortEvents(rows, s.hourPhase) {
-		want = append(want, rows[k.row].ID.Idx)
+	for _, row := range c.sortEvents(rows, s.hourPhase) {
+		want = append(want, rows[row].ID.Idx)
 	}
 	got, err := s.conn.Query(ctx, "SELECT idx FROM "+s.table(TableEvents)+
 		" ORDER BY toStartOfHour(received_at), fingerprint, received_ns, run, seq, idx")
