@@ -73,9 +73,9 @@ func defaultHistory() HistoryConfig {
 		DialTimeout:  Duration(5 * time.Second),
 		ReadTimeout:  Duration(30 * time.Second),
 		Compression:  "lz4",
-		BatchMaxRows: 50000,
+		BatchMaxRows: 200000,
 		BatchMaxWait: Duration(time.Second),
-		QueueMaxRows: 500000,
+		QueueMaxRows: 1000000,
 		SpoolMaxSize: Bytes(units.GiB),
 		Retention: RetentionConfig{
 			Events:           Duration(90 * 24 * time.Hour),

@@ -15,7 +15,8 @@ func TestHistoryDefaultsOff(t *testing.T) {
 	h := Default().History.ClickHouse
 	require.False(t, h.Enabled())
 	require.Equal(t, "sift", h.Database)
-	require.Equal(t, 50000, h.BatchMaxRows)
+	require.Equal(t, 200000, h.BatchMaxRows)
+	require.Equal(t, 1000000, h.QueueMaxRows)
 	require.Equal(t, Duration(time.Second), h.BatchMaxWait)
 	require.Equal(t, Bytes(units.GiB), h.SpoolMaxSize)
 	require.Equal(t, Duration(90*24*time.Hour), h.Retention.Events)

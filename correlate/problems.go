@@ -208,8 +208,16 @@ func (s *state) changeProblem(u *incident.ProblemUpdate, at int64) (*incident.Pr
 	set(&pr.RootCause, u.RootCause)
 	set(&pr.Workaround, u.Workaround)
 	set(&pr.RunbookURL, u.RunbookURL)
-	if u.State != nil {
+	if u.State != nil && *u.State != pr.State {
 		pr.State = *u.State
+		switch pr.State {
+		case incident.ProblemResolved:
+			pr.ResolvedAt = pr.UpdatedAt
+		case incident.ProblemClosed:
+			pr.ClosedAt = pr.UpdatedAt
+		default: // back to investigating: not fixed after all
+			pr.ResolvedAt = time.Time{}
+		}
 	}
 	if linkTo != nil {
 		if old := linkTo.row.ProblemID; old != "" && old != pr.ID() {

@@ -97,7 +97,11 @@ type Problem struct {
 	RunbookURL      string
 	OpenedAt        time.Time
 	UpdatedAt       time.Time
-	Version         uint64
+	// ResolvedAt is when the problem moved to resolved, zero while it is
+	// not resolved; ClosedAt when it closed.
+	ResolvedAt time.Time
+	ClosedAt   time.Time
+	Version    uint64
 }
 
 // ID is the problem's id.

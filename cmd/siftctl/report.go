@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -139,10 +140,21 @@ func printRecurring(w *tabwriter.Writer, r *history.Recurring) {
 		title string
 		rows  []history.RecurringEntry
 	}{{"SIGNATURE", r.Signatures}, {"CI", r.CIs}, {"SERVICE", r.Services}} {
-		fmt.Fprintf(w, "\n%s\tINCIDENTS\tEVENTS\tFIRST OPENED\tLAST OPENED\tLAST INCIDENT\n", sec.title)
+		// A signature's problem, if it has one: recurring failures
+		// without one are the problem manager's to look at.
+		signatures := sec.title == "SIGNATURE"
+		fmt.Fprintf(w, "\n%s\tINCIDENTS\tEVENTS\tFIRST OPENED\tLAST OPENED\tLAST INCIDENT", sec.title)
+		if signatures {
+			fmt.Fprint(w, "\tPROBLEM")
+		}
+		fmt.Fprintln(w)
 		for _, e := range sec.rows {
-			fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\n", e.Key, e.Incidents, e.Events,
+			fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s", e.Key, e.Incidents, e.Events,
 				e.FirstOpened.UTC().Format(time.RFC3339), e.LastOpened.UTC().Format(time.RFC3339), e.LastIncident)
+			if signatures {
+				fmt.Fprintf(w, "\t%s", cmp.Or(e.ProblemID, "-"))
+			}
+			fmt.Fprintln(w)
 		}
 	}
 }

@@ -23,9 +23,10 @@ func analyticsServer(t *testing.T) (*httptest.Server, *[]url.URL) {
 	r := history.Range{From: at.Add(-7 * 24 * time.Hour), To: at}
 	answers := map[string]any{
 		"/api/v1/analytics/recurring": history.Recurring{Range: r, Incidents: 4,
-			Signatures: []history.RecurringEntry{{Key: `disk/{service="billing"}`, Rule: "disk", GroupKey: `{service="billing"}`, Incidents: 3, Events: 8, FirstOpened: at, LastOpened: at, LastIncident: "INC0000005"}},
-			CIs:        []history.RecurringEntry{{Key: "db1", Incidents: 3, Events: 8, FirstOpened: at, LastOpened: at, LastIncident: "INC0000005"}},
-			Services:   []history.RecurringEntry{}},
+			Signatures: []history.RecurringEntry{{Key: `disk/{service="billing"}`, Rule: "disk", GroupKey: `{service="billing"}`, Incidents: 3, Events: 8, FirstOpened: at, LastOpened: at, LastIncident: "INC0000005", ProblemID: "PRB0000002"},
+				{Key: `load/{service="web"}`, Rule: "load", GroupKey: `{service="web"}`, Incidents: 2, Events: 4, FirstOpened: at, LastOpened: at, LastIncident: "INC0000004"}},
+			CIs:      []history.RecurringEntry{{Key: "db1", Incidents: 3, Events: 8, FirstOpened: at, LastOpened: at, LastIncident: "INC0000005"}},
+			Services: []history.RecurringEntry{}},
 		"/api/v1/analytics/mtt": history.MTT{Range: r,
 			All:            history.MTTEntry{Incidents: 4, Acknowledged: 3, Resolved: 3, MTTASeconds: 1200, MTTRSeconds: 4500, MedianTTA: 1200, MedianTTR: 3600},
 			ByPriority:     []history.MTTEntry{{Key: "P3", Incidents: 1, Resolved: 1, MTTRSeconds: 2700, MedianTTR: 2700}},
@@ -63,7 +64,10 @@ func TestReport(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "4 incidents opened")
 	require.Regexp(t, `(?m)^SIGNATURE\s+INCIDENTS\s+EVENTS`, out)
-	require.Regexp(t, `(?m)^disk/\{service="billing"\}\s+3\s+8\s`, out)
+	require.Regexp(t, `(?m)^SIGNATURE\s+INCIDENTS\s+EVENTS\s+FIRST OPENED\s+LAST OPENED\s+LAST INCIDENT\s+PROBLEM$`, out)
+	require.Regexp(t, `(?m)^disk/\{service="billing"\}\s+3\s+8\s.*INC0000005\s+PRB0000002$`, out)
+	require.Regexp(t, `(?m)^load/\{service="web"\}\s+2\s+4\s.*INC0000004\s+-$`, out)
+	require.Regexp(t, `(?m)^CI\s+INCIDENTS\s+EVENTS\s+FIRST OPENED\s+LAST OPENED\s+LAST INCIDENT$`, out)
 	require.Regexp(t, `(?m)^db1\s+3\s+8\s`, out)
 	q := (*seen)[0].Query()
 	require.Equal(t, "2026-03-07T12:00:00Z", q.Get("from"))

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -127,6 +128,114 @@ FROM `+s.table(TableIncidentTimeline)+` WHERE incident_id = ? GROUP BY entry ORD
 	return tl, nil
 }
 
+// ProblemHistory is a problem as history last recorded it, with the
+// incidents it links as history last recorded them.
+type ProblemHistory struct {
+	incident.ProblemJSON
+	// ResolvedAt is when it was resolved (null while it is not);
+	// ClosedAt when it closed.
+	ResolvedAt *time.Time `json:"resolved_at"`
+	ClosedAt   *time.Time `json:"closed_at"`
+	// Services are those of its incidents.
+	Services  []string          `json:"services"`
+	Incidents []ProblemIncident `json:"incidents"`
+}
+
+// ProblemIncident is one incident of a problem, oldest first: when it
+// opened and how long it took to acknowledge and resolve.
+type ProblemIncident struct {
+	ID             string            `json:"id"`
+	Title          string            `json:"title"`
+	State          incident.State    `json:"state"`
+	Priority       incident.Priority `json:"priority"`
+	OpenedAt       time.Time         `json:"opened_at"`
+	AcknowledgedAt *time.Time        `json:"acknowledged_at"`
+	ResolvedAt     *time.Time        `json:"resolved_at"`
+	ClosedAt       *time.Time        `json:"closed_at"`
+	Services       []string          `json:"services"`
+}
+
+// Problem returns the newest recorded version of the problem id and its
+// incidents, or ErrNotFound. Incidents history has no row of (opened
+// before history was on) are listed in incident_ids only.
+func (s *Store) Problem(ctx context.Context, id string) (ProblemHistory, error) {
+	var h ProblemHistory
+	if err := s.Prepare(ctx); err != nil {
+		return h, err
+	}
+	var (
+		state                                        string
+		occurrences                                  uint32
+		version                                      uint64
+		updated, opened, first, last, resolved, clsd int64
+		incs, cis                                    []string
+	)
+	row := s.conn.QueryRow(ctx, `SELECT version, updated_ns, opened_ns, toString(state), title, signature, incident_ids, incident_count,
+	ci_ids, workaround, runbook_url, root_cause, first_occurrence_ns, last_occurrence_ns, resolved_ns, closed_ns
+FROM `+s.table(TableProblems)+` WHERE id = ? ORDER BY version DESC LIMIT 1`, id)
+	err := row.Scan(&version, &updated, &opened, &state, &h.Title, &h.Signature, &incs, &occurrences,
+		&cis, &h.Workaround, &h.RunbookURL, &h.RootCause, &first, &last, &resolved, &clsd)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return h, fmt.Errorf("problem %s: %w", id, ErrNotFound)
+		}
+		return h, fmt.Errorf("querying problem %s: %w", id, err)
+	}
+	if err := h.State.UnmarshalText([]byte(state)); err != nil {
+		return h, fmt.Errorf("problem %s: %w", id, err)
+	}
+	h.ID, h.Version, h.IncidentIDs, h.CIs, h.Occurrences = id, version, nonNil(incs), nonNil(cis), int(occurrences)
+	h.OpenedAt, h.UpdatedAt, h.FirstOccurrence, h.LastOccurrence = fromNs(opened), fromNs(updated), fromNs(first), fromNs(last)
+	h.ResolvedAt, h.ClosedAt = optTime(resolved), optTime(clsd)
+	h.Incidents, h.Services, err = s.problemIncidents(ctx, h.IncidentIDs)
+	return h, err
+}
+
+// problemIncidents reads the incidents ids as last recorded, oldest
+// first, and the union of their services.
+func (s *Store) problemIncidents(ctx context.Context, ids []string) ([]ProblemIncident, []string, error) {
+	out, services := []ProblemIncident{}, []string{}
+	if len(ids) == 0 {
+		return out, services, nil
+	}
+	rows, err := s.conn.Query(ctx, `SELECT id, argMax(title, version), toString(argMax(state, version)), argMax(priority, version),
+	any(opened_ns) AS opened, argMax(acknowledged_ns, version), argMax(resolved_ns, version), argMax(closed_ns, version),
+	groupUniqArrayArray(services)
+FROM `+s.table(TableIncidents)+` WHERE has(?, id) GROUP BY id ORDER BY opened, id`, ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("querying the incidents of a problem: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			pi                         ProblemIncident
+			state                      string
+			priority                   uint8
+			opened, acked, res, closed int64
+		)
+		if err := rows.Scan(&pi.ID, &pi.Title, &state, &priority, &opened, &acked, &res, &closed, &pi.Services); err != nil {
+			return nil, nil, fmt.Errorf("reading the incidents of a problem: %w", err)
+		}
+		if pi.State, err = incident.ParseState(state); err != nil {
+			return nil, nil, fmt.Errorf("incident %s: %w", pi.ID, err)
+		}
+		pi.Priority, pi.OpenedAt = incident.Priority(priority), fromNs(opened)
+		pi.AcknowledgedAt, pi.ResolvedAt, pi.ClosedAt = optTime(acked), optTime(res), optTime(closed)
+		pi.Services = nonNil(pi.Services)
+		for _, v := range pi.Services {
+			if !slices.Contains(services, v) {
+				services = append(services, v)
+			}
+		}
+		out = append(out, pi)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("reading the incidents of a problem: %w", err)
+	}
+	slices.Sort(services)
+	return out, services, nil
+}
+
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
@@ -169,9 +278,11 @@ type Recurring struct {
 type RecurringEntry struct {
 	// Key is the signature, CI id or service.
 	Key string `json:"key"`
-	// Rule and GroupKey are set for signatures.
+	// Rule and GroupKey are set for signatures, and ProblemID when one of
+	// its incidents is in a problem: the problem of the newest such.
 	Rule      string `json:"rule,omitempty"`
 	GroupKey  string `json:"group_key,omitempty"`
+	ProblemID string `json:"problem_id,omitempty"`
 	Incidents uint64 `json:"incidents"`
 	// Events are the events in the range that are in those incidents.
 	Events       uint64    `json:"events"`
@@ -256,11 +367,11 @@ func (s *Store) Recurring(ctx context.Context, q RecurringQuery) (Recurring, err
 	// Aliases must not be column names: ClickHouse's aliases are global
 	// to the query, and WHERE would read the aggregate.
 	sql := `SELECT dk.1 AS dim, dk.2 AS key, count() AS incidents, sum(ev) AS events, any(rl), any(gk),
-	min(opened), max(opened), argMax(id, opened)
+	min(opened), max(opened), argMax(id, opened), argMaxIf(pid, opened, pid != '')
 FROM (
-	SELECT id, sig, rl, gk, opened, cis, svcs, ev FROM (
+	SELECT id, sig, rl, gk, opened, cis, svcs, pid, ev FROM (
 		SELECT id, any(signature) AS sig, any(rule) AS rl, any(group_key) AS gk, any(opened_ns) AS opened,
-			groupUniqArrayArray(ci_ids) AS cis, groupUniqArrayArray(services) AS svcs
+			groupUniqArrayArray(ci_ids) AS cis, groupUniqArrayArray(services) AS svcs, argMax(problem_id, version) AS pid
 		FROM ` + s.table(TableIncidents) + ` WHERE ` + cond + `
 		GROUP BY id
 	) ANY LEFT JOIN (SELECT key AS id, ev FROM (` + evSQL + `)) USING id
@@ -275,11 +386,11 @@ LIMIT ` + strconv.Itoa(q.Limit) + ` BY dim`
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			dim, key, rule, gk, last string
-			n, ev                    uint64
-			first, lastNs            int64
+			dim, key, rule, gk, last, prb string
+			n, ev                         uint64
+			first, lastNs                 int64
 		)
-		if err := rows.Scan(&dim, &key, &n, &ev, &rule, &gk, &first, &lastNs, &last); err != nil {
+		if err := rows.Scan(&dim, &key, &n, &ev, &rule, &gk, &first, &lastNs, &last, &prb); err != nil {
 			return out, fmt.Errorf("reading recurring incidents: %w", err)
 		}
 		e := RecurringEntry{Key: key, Incidents: n, Events: ev, FirstOpened: fromNs(first), LastOpened: fromNs(lastNs), LastIncident: last}
@@ -287,7 +398,7 @@ LIMIT ` + strconv.Itoa(q.Limit) + ` BY dim`
 		case "":
 			out.Incidents = n
 		case "signature":
-			e.Rule, e.GroupKey = rule, gk
+			e.Rule, e.GroupKey, e.ProblemID = rule, gk, prb
 			out.Signatures = append(out.Signatures, e)
 		case "ci":
 			out.CIs = append(out.CIs, e)

@@ -35,6 +35,7 @@ type Querier interface {
 	Events(ctx context.Context, q EventQuery) (EventPage, error)
 	AlertStates(ctx context.Context, fp model.Fingerprint, from, to time.Time, limit int) (AlertHistory, error)
 	Incident(ctx context.Context, id string) (IncidentHistory, error)
+	Problem(ctx context.Context, id string) (ProblemHistory, error)
 	Recurring(ctx context.Context, q RecurringQuery) (Recurring, error)
 	MTT(ctx context.Context, r Range) (MTT, error)
 	Noise(ctx context.Context, q NoiseQuery) (Noise, error)
@@ -66,6 +67,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/history/events", a.events)
 	mux.HandleFunc("GET /api/v1/history/alerts/{fingerprint}", a.alert)
 	mux.HandleFunc("GET /api/v1/history/incidents/{id}", a.incident)
+	mux.HandleFunc("GET /api/v1/history/problems/{id}", a.problem)
 	mux.HandleFunc("GET /api/v1/analytics/recurring", a.recurring)
 	mux.HandleFunc("GET /api/v1/analytics/mtt", a.mtt)
 	mux.HandleFunc("GET /api/v1/analytics/noise", a.noise)
@@ -224,19 +226,31 @@ func (a *API) alert(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) incident(w http.ResponseWriter, r *http.Request) {
-	if a.off(w) {
-		return
+	if !a.off(w) {
+		byID(a, w, r, "incident", incident.ParseID, a.q.Incident)
 	}
+}
+
+func (a *API) problem(w http.ResponseWriter, r *http.Request) {
+	if !a.off(w) {
+		byID(a, w, r, "problem", incident.ParseProblemID, a.q.Problem)
+	}
+}
+
+// byID answers GET of one incident or problem: 400 for an id parse
+// refuses, 404 for one history has no rows of.
+func byID[T any](a *API, w http.ResponseWriter, r *http.Request, what string, parse func(string) (uint64, error),
+	get func(context.Context, string) (T, error)) {
 	id := r.PathValue("id")
-	if _, err := incident.ParseID(id); err != nil {
+	if _, err := parse(id); err != nil {
 		badParam(w, "id", err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), QueryTimeout)
 	defer cancel()
-	h, err := a.q.Incident(ctx, id)
+	h, err := get(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		httpapi.NotFound(w, "incident "+id+" is not in history")
+		httpapi.NotFound(w, what+" "+id+" is not in history")
 		return
 	}
 	if err != nil {

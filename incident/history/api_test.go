@@ -47,6 +47,16 @@ func (f *fakeQuerier) Incident(_ context.Context, id string) (IncidentHistory, e
 	return h, f.err
 }
 
+func (f *fakeQuerier) Problem(_ context.Context, id string) (ProblemHistory, error) {
+	f.id = id
+	if id == "PRB0000404" {
+		return ProblemHistory{}, fmt.Errorf("problem %s: %w", id, ErrNotFound)
+	}
+	var h ProblemHistory
+	h.ID = id
+	return h, f.err
+}
+
 func (f *fakeQuerier) Recurring(_ context.Context, q RecurringQuery) (Recurring, error) {
 	f.rq = q
 	return Recurring{Range: q.Range, Incidents: 3}, f.err
@@ -122,11 +132,13 @@ func TestAPIErrors(t *testing.T) {
 	f(&fakeQuerier{err: errors.New("connection refused")}, "/api/v1/history/events", 503, "")
 	f(q, "/api/v1/history/incidents/PRB0000001", 400, "id")
 	f(q, "/api/v1/history/incidents/INC0000404", 404, "")
+	f(q, "/api/v1/history/problems/INC0000001", 400, "id")
+	f(q, "/api/v1/history/problems/PRB0000404", 404, "")
 	f(q, "/api/v1/analytics/recurring?limit=1001", 400, "limit")
 	f(q, "/api/v1/analytics/recurring?from=x", 400, "from")
 	f(q, "/api/v1/analytics/mtt?to=2026-03-14T00:00:00Z&from=2026-03-15T00:00:00Z", 400, "from")
 	f(q, "/api/v1/analytics/noise?min_changes=0", 400, "min_changes")
-	for _, u := range []string{"/api/v1/history/incidents/INC0000001", "/api/v1/analytics/recurring", "/api/v1/analytics/mtt", "/api/v1/analytics/noise"} {
+	for _, u := range []string{"/api/v1/history/incidents/INC0000001", "/api/v1/history/problems/PRB0000001", "/api/v1/analytics/recurring", "/api/v1/analytics/mtt", "/api/v1/analytics/noise"} {
 		f(nil, u, 503, "")
 		f(&fakeQuerier{err: errors.New("connection refused")}, u, 503, "")
 	}
@@ -157,6 +169,11 @@ func TestAPIAnalyticsParameters(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, "INC0000042", q.id)
 	require.Equal(t, "INC0000042", body["id"])
+
+	code, body = serve(t, q, "/api/v1/history/problems/PRB0000007")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "PRB0000007", q.id)
+	require.Equal(t, "PRB0000007", body["id"])
 }
 
 func TestAPIAlert(t *testing.T) {

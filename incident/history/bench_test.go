@@ -1,10 +1,13 @@
 package history
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +23,37 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// serverCPU is the user+system CPU time of the ClickHouse server that
+// scripts/clickhouse started (its pid file in SIFT_CLICKHOUSE_DIR), from
+// /proc; false when there is none to read. Clock ticks are 10ms: read it
+// over seconds.
+func serverCPU() (time.Duration, bool) {
+	dir := os.Getenv("SIFT_CLICKHOUSE_DIR")
+	if dir == "" {
+		return 0, false
+	}
+	pid, err := os.ReadFile(filepath.Join(dir, "server.pid"))
+	if err != nil {
+		return 0, false
+	}
+	stat, err := os.ReadFile(filepath.Join("/proc", strings.TrimSpace(string(pid)), "stat"))
+	if err != nil {
+		return 0, false
+	}
+	// Fields 14 and 15, utime and stime, after the command in parentheses.
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	const tick = 10 * time.Millisecond // USER_HZ is 100 on Linux
+	return time.Duration(ut+st) * tick, true
 }
 
 // benchBatches makes engine batches of per events each, n events in all,
@@ -65,13 +99,15 @@ func benchBatches(n, per int) func() *correlate.Batch {
 
 // BenchmarkWriterClickHouse measures the writer's sustained rate into a
 // real ClickHouse: one op is one event. It reports events/s (wall, until
-// the last batch is acknowledged) and the process' CPU cores used
-// (getrusage user+system over wall; the ClickHouse server is another
-// process; it includes making the events, so it overstates the writer).
-// The feeder holds back while the writer has 400k rows queued,
-// as a saturated engine would, so nothing spools.
+// the last batch is acknowledged), the process' CPU cores used and its
+// CPU per event (getrusage user+system; it includes making the events, so
+// it overstates the writer), and, when scripts/clickhouse started the
+// server (SIFT_CLICKHOUSE_DIR), the server's CPU per event. The feeder
+// holds back while the writer has 400k rows queued, as a saturated
+// engine would, so nothing spools.
 //
-//	SIFT_CLICKHOUSE_ADDR=127.0.0.1:9000 go test -run '^$' -bench WriterClickHouse -benchtime 3000000x ./incident/history/
+//	eval "$(scripts/clickhouse start)"
+//	go test -run '^$' -bench WriterClickHouse -benchtime 2000000x -count 5 ./incident/history/
 func BenchmarkWriterClickHouse(b *testing.B) {
 	s := testStore(b, clickhouseAddr(b), func(o *Options) { o.Compression = os.Getenv("SIFT_BENCH_COMPRESSION") })
 	require.NoError(b, s.Prepare(context.Background()))
@@ -84,6 +120,7 @@ func BenchmarkWriterClickHouse(b *testing.B) {
 	go func() { defer close(done); _ = w.Run(ctx) }()
 
 	b.ResetTimer()
+	srv0, srvOK := serverCPU()
 	cpu0, t0 := cpuTime(), time.Now()
 	for bt := next(); bt != nil; bt = next() {
 		for w.QueueLength() > 400000 {
@@ -95,14 +132,38 @@ func BenchmarkWriterClickHouse(b *testing.B) {
 		time.Sleep(time.Millisecond)
 	}
 	wall, cpu := time.Since(t0), cpuTime()-cpu0
+	srv1, _ := serverCPU()
 	b.StopTimer()
 	cancel()
 	<-done
 	b.ReportMetric(float64(b.N)/wall.Seconds(), "events/s")
 	b.ReportMetric(cpu.Seconds()/wall.Seconds(), "cpu-cores")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/event")
+	if srvOK {
+		// The server's CPU over the run, background merges included (of
+		// this run's parts, and of earlier runs' still going).
+		b.ReportMetric(float64((srv1-srv0).Nanoseconds())/float64(b.N), "server-cpu-ns/event")
+	}
 	b.ReportMetric(0, "ns/op")
 	_, spooled := w.SpoolSize()
 	require.Zero(b, spooled)
 	require.Equal(b, float64(b.N), testutil.ToFloat64(w.m.written.WithLabelValues(TableEvents)))
 	require.Equal(b, uint64(b.N), count(b, s, "SELECT count() FROM {db}.events"))
+}
+
+// BenchmarkSortEvents measures putting a 200k-row batch of the writer
+// benchmark's events in the events table's order.
+func BenchmarkSortEvents(b *testing.B) {
+	next := benchBatches(200000, 1000)
+	tr := newTracker(1, DefaultServiceLabel)
+	r := &Rows{}
+	for bt := next(); bt != nil; bt = next() {
+		tr.appendTo(r, &item{seq: bt.Seq, now: bt.Now, events: bt.Events})
+	}
+	var c eventBuffers
+	b.ResetTimer()
+	for range b.N {
+		c.sortEvents(r.Events, 0)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(r.Events)), "ns/event")
 }

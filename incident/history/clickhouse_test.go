@@ -157,8 +157,18 @@ func TestStorePrepareMigratesOnce(t *testing.T) {
 	defer s2.Close()
 	require.NoError(t, s2.Prepare(ctx))
 	require.Equal(t, uint64(len(migrations)), count(t, s, "SELECT count() FROM {db}.schema_migrations FINAL"))
-	for _, tb := range append([]string{tableMigrations, tableEventsInput, "events_split"}, Tables...) {
+	for _, tb := range append([]string{tableMigrations, "events_input", "events_split", tableEventsInput, "events_split2"}, Tables...) {
 		require.Equal(t, uint64(1), count(t, s, "SELECT count() FROM system.tables WHERE database = '"+s.Database()+"' AND name = '"+tb+"'"), tb)
+	}
+	// Columns a migration adds are there once, and adding them again
+	// (a second siftd applying the migration at the same time) is no
+	// error.
+	for _, m := range migrations {
+		for _, c := range m.columns {
+			require.NoError(t, s.addColumn(ctx, c))
+			require.Equal(t, uint64(1), count(t, s, "SELECT count() FROM system.columns WHERE database = '"+s.Database()+
+				"' AND table = '"+c.table+"' AND name = '"+c.name+"' AND type = '"+c.typ+"'"), c.name)
+		}
 	}
 }
 

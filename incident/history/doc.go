@@ -1,6 +1,6 @@
 // Package history keeps sift's history in ClickHouse: every accepted event,
-// every alert change, every incident version and its timeline entries, and
-// (through Writer.Add, as those features land) problem versions and
+// every alert change, every incident version and its timeline entries,
+// every problem version, and (through Writer.Add, as that feature lands)
 // notifications.
 //
 // It owns:
@@ -12,17 +12,17 @@
 //     them with the native protocol, retries with backoff and, while
 //     ClickHouse cannot take them, spools batches to files under the data
 //     directory and drains them in order when it is back;
-//   - queries (Store.Events, Store.AlertStates, Store.Incident, the
-//     analytics Store.Recurring, Store.MTT and Store.Noise, and
-//     Store.ScanEvents for replays) and their REST handlers (API) under
-//     /api/v1/history and /api/v1/analytics.
+//   - queries (Store.Events, Store.AlertStates, Store.Incident,
+//     Store.Problem, the analytics Store.Recurring, Store.MTT and
+//     Store.Noise, and Store.ScanEvents for replays) and their REST
+//     handlers (API) under /api/v1/history and /api/v1/analytics.
 //
 // It must not: block or slow the engine (Writer.Consume only queues, and
 // drops and counts when even the spool cannot keep up), modify what the
 // engine hands it, or be the source of truth for live state: the engine's
 // memdb is. It reads correlate's Batch and Alert and incident's Incident
-// versions (immutable once published) and nothing of the engine's
-// internals.
+// and Problem versions (immutable once published) and nothing of the
+// engine's internals.
 //
 // # Idempotence
 //
@@ -30,8 +30,8 @@
 // with an ambiguous error is sent again, and a spooled batch may be sent
 // twice across a crash. Every row carries an identity (events: the writer
 // run, the engine batch sequence and the index in the batch; alert states:
-// run, sequence, fingerprint and alert version; incidents: id and version;
-// timeline entries: incident and place) and every table is a
+// run, sequence, fingerprint and alert version; incidents and problems: id
+// and version; timeline entries: incident and place) and every table is a
 // ReplacingMergeTree ordered by that identity, so queries that read with
 // FINAL, argMax or distinct identities (as this package's do) never see a
 // row twice.

@@ -25,7 +25,9 @@ const DefaultServiceLabel = "service"
 //     alerts' labels in alert changes;
 //   - for each alert in an incident, the incident's id, to put on the
 //     alert's events: an event carries a fingerprint only, and most
-//     events are duplicates that change no alert.
+//     events are duplicates that change no alert;
+//
+// and, per open problem, the services of its incidents.
 //
 // What is remembered goes when a closed version is written (closed is
 // final). A restart forgets it all: the next version of an incident then
@@ -37,6 +39,8 @@ type tracker struct {
 	serviceLabel string
 	incs         map[uint64]*incTrack
 	alerts       map[model.Fingerprint]alertInc
+	// probs are the services of each open problem's incidents.
+	probs map[uint64][]string
 }
 
 type incTrack struct {
@@ -54,7 +58,8 @@ type alertInc struct {
 }
 
 func newTracker(run uint64, serviceLabel string) *tracker {
-	return &tracker{run: run, serviceLabel: serviceLabel, incs: map[uint64]*incTrack{}, alerts: map[model.Fingerprint]alertInc{}}
+	return &tracker{run: run, serviceLabel: serviceLabel, incs: map[uint64]*incTrack{}, alerts: map[model.Fingerprint]alertInc{},
+		probs: map[uint64][]string{}}
 }
 
 func (t *tracker) inc(seq uint64) *incTrack {
@@ -68,7 +73,8 @@ func (t *tracker) inc(seq uint64) *incTrack {
 
 // appendTo converts the item to rows: alert changes first (they say which
 // incident each alert is in), then the events, then the incident
-// versions.
+// versions, then the problem versions (their services are their
+// incidents').
 func (t *tracker) appendTo(r *Rows, it *item) {
 	if it.rows != nil {
 		r.append(it.rows)
@@ -117,7 +123,11 @@ func (t *tracker) appendTo(r *Rows, it *item) {
 			IncidentID:   incID,
 		})
 	}
-	r.Events = slices.Grow(r.Events, len(it.events))
+	if n := len(it.events); cap(r.Events)-len(r.Events) < n {
+		// At least double: append's growth for large slices (a
+		// quarter) copied a 200k-row batch's events five times over.
+		r.Events = slices.Grow(r.Events, max(n, len(r.Events)))
+	}
 	for i := range it.events {
 		ev := &it.events[i]
 		var incID string
@@ -146,6 +156,52 @@ func (t *tracker) appendTo(r *Rows, it *item) {
 	for _, inc := range it.incidents {
 		t.appendIncident(r, inc)
 	}
+	for _, p := range it.problems {
+		t.appendProblem(r, p)
+	}
+}
+
+// appendProblem writes a version of a problem, with the services of its
+// incidents: those seen on their alerts, now and in earlier versions
+// (an incident is forgotten once closed).
+func (t *tracker) appendProblem(r *Rows, p *incident.Problem) {
+	svcs := t.probs[p.Seq]
+	for _, id := range p.IncidentIDs {
+		seq, err := incident.ParseID(id)
+		if err != nil || t.incs[seq] == nil {
+			continue
+		}
+		for _, s := range t.incs[seq].services {
+			if !slices.Contains(svcs, s) {
+				svcs = append(svcs, s)
+			}
+		}
+	}
+	if p.State == incident.ProblemClosed {
+		delete(t.probs, p.Seq)
+	} else {
+		t.probs[p.Seq] = svcs
+	}
+	r.Problems = append(r.Problems, ProblemRow{
+		ID:                p.ID(),
+		Version:           p.Version,
+		UpdatedNs:         unixNano(p.UpdatedAt),
+		OpenedNs:          unixNano(p.OpenedAt),
+		State:             uint8(p.State) + 1, // the table's enum starts at new = 1
+		Title:             p.Title,
+		Signature:         p.Signature,
+		IncidentIDs:       p.IncidentIDs,
+		IncidentCount:     uint32(p.Occurrences),
+		CIIDs:             p.CIs,
+		Services:          slices.Clone(svcs),
+		Workaround:        p.Workaround,
+		RunbookURL:        p.RunbookURL,
+		RootCause:         p.RootCause,
+		FirstOccurrenceNs: unixNano(p.FirstOccurrence),
+		LastOccurrenceNs:  unixNano(p.LastOccurrence),
+		ResolvedNs:        unixNano(p.ResolvedAt),
+		ClosedNs:          unixNano(p.ClosedAt),
+	})
 }
 
 // appendIncident writes a version of an incident and the timeline

@@ -121,23 +121,30 @@ type TimelineRow struct {
 	Fields      ingest.Labels
 }
 
-// ProblemRow is one version of a problem.
+// ProblemRow is one version of a problem; the table keeps the highest
+// Version per ID.
 type ProblemRow struct {
-	ID            string
-	Version       uint64
-	UpdatedNs     int64
-	OpenedNs      int64
-	State         uint8 // 1 new .. 5 closed, as the table's enum
-	Title         string
-	Signature     string
-	IncidentIDs   []string
+	ID          string
+	Version     uint64
+	UpdatedNs   int64
+	OpenedNs    int64
+	State       uint8 // 1 new .. 5 closed, as the table's enum
+	Title       string
+	Signature   string
+	IncidentIDs []string
+	// IncidentCount is the problem's occurrences: its incidents.
 	IncidentCount uint32
 	CIIDs         []string
-	Services      []string
-	Workaround    string
-	RunbookURL    string
-	ResolvedNs    int64
-	ClosedNs      int64
+	// Services are those of its incidents, as far as the writer saw
+	// their alerts (see tracker).
+	Services          []string
+	Workaround        string
+	RunbookURL        string
+	RootCause         string
+	FirstOccurrenceNs int64
+	LastOccurrenceNs  int64
+	ResolvedNs        int64
+	ClosedNs          int64
 }
 
 // NotificationRow is one notification attempt; (ID, Attempt) is its
@@ -203,8 +210,10 @@ type item struct {
 	now     time.Time
 	events  []ingest.Event
 	changes []changeSnap
-	// incidents are the batch's incident versions.
+	// incidents and problems are the batch's incident and problem
+	// versions.
 	incidents []*incident.Incident
+	problems  []*incident.Problem
 	// rows is set instead for rows from other producers (Writer.Add).
 	rows *Rows
 }
@@ -220,7 +229,7 @@ func (it *item) len() int {
 	if it.rows != nil {
 		return it.rows.Len()
 	}
-	return len(it.events) + len(it.changes) + len(it.incidents)
+	return len(it.events) + len(it.changes) + len(it.incidents) + len(it.problems)
 }
 
 // unixNano is t in Unix nanoseconds, 0 for the zero time, clamped to

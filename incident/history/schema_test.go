@@ -55,7 +55,14 @@ func TestMigrationsAvoidNewTypes(t *testing.T) {
 		}
 	}
 	// Every table has a migration, a time column and insert columns
-	// that all exist in its DDL.
+	// that all exist in its DDL or are added by a later migration.
+	added := map[string]bool{}
+	for _, m := range migrations {
+		for _, c := range m.columns {
+			require.False(t, bad.MatchString(c.typ), "migration %d: %s.%s", m.version, c.table, c.name)
+			added[c.table+"."+c.name] = true
+		}
+	}
 	ddl := strings.Join(migrations[0].statements, "\n")
 	for _, table := range Tables {
 		require.Contains(t, ddl, "{db}."+table+" (")
@@ -63,6 +70,9 @@ func TestMigrationsAvoidNewTypes(t *testing.T) {
 		i := strings.Index(ddl, "{db}."+table+" (")
 		body := ddl[i : i+strings.Index(ddl[i:], "ENGINE")]
 		for _, c := range insertColumns[table] {
+			if added[table+"."+c] {
+				continue
+			}
 			require.Regexp(t, `(?m)^\t`+regexp.QuoteMeta(c)+` `, body, "%s.%s", table, c)
 		}
 		require.Contains(t, body, "\t"+timeColumn[table]+" DateTime,")

@@ -95,6 +95,10 @@ type Store struct {
 	prepared bool
 	features Features
 	version  string
+	// hourPhase is where the server's hours start, in seconds after the
+	// UTC hour: events are sent in the order of toStartOfHour in the
+	// server's time zone.
+	hourPhase int64
 }
 
 // Open returns a Store. It does not connect: Prepare does, and may be
@@ -180,6 +184,11 @@ func (s *Store) Prepare(ctx context.Context) error {
 	}
 	s.version = fmt.Sprintf("%d.%d.%d", v.Version.Major, v.Version.Minor, v.Version.Patch)
 	s.features = featuresOf(v.Version.Major, v.Version.Minor)
+	var hourStart uint32
+	if err := s.conn.QueryRow(ctx, "SELECT toUInt32(toStartOfHour(toDateTime(1700000000)))").Scan(&hourStart); err != nil {
+		return fmt.Errorf("reading the server's time zone: %w", err)
+	}
+	s.hourPhase = int64(hourStart % 3600)
 	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(s.o.Database)); err != nil {
 		return fmt.Errorf("creating database %q: %w", s.o.Database, err)
 	}
@@ -226,12 +235,35 @@ func (s *Store) migrate(ctx context.Context) error {
 				return fmt.Errorf("schema migration %d (%s): %w", m.version, m.name, err)
 			}
 		}
+		for _, c := range m.columns {
+			if err := s.addColumn(ctx, c); err != nil {
+				return fmt.Errorf("schema migration %d (%s): %w", m.version, m.name, err)
+			}
+		}
 		// An INSERT goes through PrepareBatch: 18.16 never answers an
 		// INSERT ... VALUES sent with Exec.
 		if err := s.record(ctx, m); err != nil {
 			return fmt.Errorf("recording schema migration %d: %w", m.version, err)
 		}
 		s.o.Logger.Info("applied history schema migration", "version", m.version, "name", m.name)
+	}
+	return nil
+}
+
+// addColumn adds c unless its table has a column of that name (another
+// siftd applying the same migration got there first).
+func (s *Store) addColumn(ctx context.Context, c newColumn) error {
+	var n uint64
+	err := s.conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = ? AND table = ? AND name = ?",
+		s.o.Database, c.table, c.name).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("reading the columns of %s: %w", c.table, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if err := s.conn.Exec(ctx, c.statement(s.o.Database)); err != nil {
+		return fmt.Errorf("adding column %s to %s: %w", c.name, c.table, err)
 	}
 	return nil
 }

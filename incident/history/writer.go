@@ -30,12 +30,16 @@ type WriterOptions struct {
 	// Run identifies this writer's rows (see EventID); Now().UnixNano()
 	// when 0.
 	Run uint64
-	// A batch is sent when it holds BatchMaxRows rows (default 50000) or
-	// its first row is BatchMaxWait old (default 1s).
+	// A batch is sent when it holds BatchMaxRows rows (default 200000)
+	// or its first row is BatchMaxWait old (default 1s). Each batch makes
+	// a part per table on the server, which merges them: fewer, larger
+	// parts cost it less per row.
 	BatchMaxRows int
 	BatchMaxWait time.Duration
-	// QueueMaxRows bounds the rows held in memory (default 500000): past
-	// it, batches go to the spool; past twice it, Consume drops rows.
+	// QueueMaxRows bounds the rows held in memory (default 1000000, five
+	// full batches: one being sent, one open, room for a slow insert):
+	// past it, batches go to the spool; past twice it, Consume drops
+	// rows.
 	QueueMaxRows int
 	// SpoolDir holds spooled batches (required); SpoolMaxBytes bounds them
 	// (default 1 GiB): past it the oldest are deleted and counted.
@@ -80,8 +84,8 @@ func (o *WriterOptions) validate() error {
 			*v = d
 		}
 	}
-	def(&o.BatchMaxRows, 50000)
-	def(&o.QueueMaxRows, 500000)
+	def(&o.BatchMaxRows, 200000)
+	def(&o.QueueMaxRows, 1000000)
 	def(&o.MaxAttempts, 5)
 	defd(&o.BatchMaxWait, time.Second)
 	defd(&o.RetryMin, 100*time.Millisecond)
@@ -171,9 +175,14 @@ func NewWriter(dst Destination, o WriterOptions) (*Writer, error) {
 func (w *Writer) Consume(b *correlate.Batch) {
 	it := item{seq: b.Seq, now: b.Now, events: b.Events}
 	for _, c := range b.Changes {
+		// Incident and problem versions are immutable once published:
+		// the batcher reads them later.
 		if c.Incident != nil {
-			// Immutable once published: the batcher reads it later.
 			it.incidents = append(it.incidents, c.Incident)
+			continue
+		}
+		if c.Problem != nil {
+			it.problems = append(it.problems, c.Problem)
 			continue
 		}
 		if c.Alert == nil {
@@ -218,7 +227,7 @@ func (it *item) counts() counts {
 	}
 	// The timeline entries an incident version adds are not known
 	// before the batcher has compared it with the last one written.
-	return counts{uint32(len(it.events)), uint32(len(it.changes)), uint32(len(it.incidents))}
+	return counts{uint32(len(it.events)), uint32(len(it.changes)), uint32(len(it.incidents)), 0, uint32(len(it.problems))}
 }
 
 func signal(c chan struct{}) {
