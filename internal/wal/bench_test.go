@@ -116,16 +116,7 @@ func BenchmarkRecover(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	series := benchEvents(10000)
-	var raw, rec []byte
-	for i := range 100 {
-		evs := series[(i%10)*1000 : (i%10+1)*1000]
-		raw = AppendEvents(raw[:0], evs)
-		rec = Compress(rec[:0], raw)
-		if _, err := l.Append([][]byte{rec}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	logRequests(b, l, benchEvents(10000), 100)
 	b.ResetTimer()
 	for b.Loop() {
 		eng := correlate.New(correlate.Options{})
@@ -164,15 +155,7 @@ func BenchmarkRestoreSnapshotAndTail(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var raw, rec []byte
-	for i := range 1000 {
-		evs := series[(i%100)*1000 : (i%100+1)*1000]
-		raw = AppendEvents(raw[:0], evs)
-		rec = Compress(rec[:0], raw)
-		if _, err := l.Append([][]byte{rec}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	logRequests(b, l, series, 1000)
 	b.ResetTimer()
 	for b.Loop() {
 		eng := correlate.New(correlate.Options{})
@@ -186,4 +169,18 @@ func BenchmarkRestoreSnapshotAndTail(b *testing.B) {
 	}
 	b.ReportMetric(float64(snap.Len())/alerts, "snapshot-bytes/alert")
 	_ = l.Close()
+}
+
+// logRequests appends n compressed records of 1000 events, taking the
+// series in turn, as siftd logs requests.
+func logRequests(b *testing.B, l *Log, series []ingest.Event, n int) {
+	var raw, rec []byte
+	for i := range n {
+		j := i % (len(series) / 1000)
+		raw = AppendEvents(raw[:0], series[j*1000:(j+1)*1000])
+		rec = Compress(rec[:0], raw)
+		if _, err := l.Append([][]byte{rec}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
