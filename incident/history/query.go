@@ -139,14 +139,8 @@ func (s *Store) Events(ctx context.Context, q EventQuery) (EventPage, error) {
 	if err := s.Prepare(ctx); err != nil {
 		return page, err
 	}
-	from, to := unixNano(q.From), unixNano(q.To)
-	where := []string{
-		// The DateTime bounds prune partitions and the primary index; the
-		// nanosecond ones are exact.
-		"received_at >= toDateTime(?)", "received_at <= toDateTime(?)",
-		"received_ns >= ?", "received_ns < ?",
-	}
-	args := []any{dateTime(from), dateTime(to), from, to}
+	cond, args := Range{From: q.From, To: q.To}.cond("received_at", "received_ns")
+	where := []string{cond}
 	if q.Before != nil {
 		c := q.Before
 		where = append(where, "(received_ns, run, seq, idx) < (?, ?, ?, ?)")
@@ -169,31 +163,28 @@ func (s *Store) Events(ctx context.Context, q EventQuery) (EventPage, error) {
 		if err := rows.Scan(r.dest()...); err != nil {
 			return page, fmt.Errorf("reading events: %w", err)
 		}
-		id, fp, recv, evNs, starts, ends := r.id, r.fp, r.recv, r.evNs, r.starts, r.ends
-		source, producer, status, sev, rawSev, genURL, incident := r.source, r.producer, r.status, r.sev, r.rawSev, r.genURL, r.incident
-		ln, lv, an, av, ack := r.ln, r.lv, r.an, r.av, r.ack
 		if len(page.Events) == q.Limit {
 			page.NextPageToken = last.String()
 			break
 		}
-		last = Cursor{ReceivedNs: recv, ID: id}
+		last = Cursor{ReceivedNs: r.recv, ID: r.id}
 		page.Events = append(page.Events, EventJSON{
-			ID:           id.String(),
-			Fingerprint:  model.Fingerprint(fp).String(),
-			ReceivedAt:   fromNs(recv),
-			EventTime:    fromNs(evNs),
-			StartsAt:     optTime(starts),
-			EndsAt:       optTime(ends),
-			Source:       source,
-			Producer:     producer,
-			Status:       status,
-			Severity:     sev,
-			RawSeverity:  rawSev,
-			Labels:       zip(ln, lv),
-			Annotations:  zip(an, av),
-			GeneratorURL: genURL,
-			Acknowledge:  ack != 0,
-			IncidentID:   incident,
+			ID:           r.id.String(),
+			Fingerprint:  model.Fingerprint(r.fp).String(),
+			ReceivedAt:   fromNs(r.recv),
+			EventTime:    fromNs(r.evNs),
+			StartsAt:     optTime(r.starts),
+			EndsAt:       optTime(r.ends),
+			Source:       r.source,
+			Producer:     r.producer,
+			Status:       r.status,
+			Severity:     r.sev,
+			RawSeverity:  r.rawSev,
+			Labels:       zip(r.ln, r.lv),
+			Annotations:  zip(r.an, r.av),
+			GeneratorURL: r.genURL,
+			Acknowledge:  r.ack != 0,
+			IncidentID:   r.incident,
 		})
 	}
 	if err := rows.Err(); err != nil {
@@ -259,14 +250,14 @@ func (s *Store) AlertStates(ctx context.Context, fp model.Fingerprint, from, to 
 	if err := s.Prepare(ctx); err != nil {
 		return h, err
 	}
-	f, t := unixNano(from), unixNano(to)
+	cond, args := Range{From: from, To: to}.cond("changed_at", "changed_ns")
 	sql := `SELECT changed_ns, toString(kind), expired, version, toString(status), toString(severity), raw_severity,
 	source, producer, generator_url, acknowledged, label_names, label_values, annotation_names, annotation_values,
 	first_seen_ns, starts_ns, ends_ns, resolved_ns, last_seen_ns, count, incident_id
 FROM ` + s.table(TableAlertStates) + ` FINAL
-WHERE fingerprint = ? AND changed_at >= toDateTime(?) AND changed_at <= toDateTime(?) AND changed_ns >= ? AND changed_ns < ?
+WHERE fingerprint = ? AND ` + cond + `
 ORDER BY changed_ns, run, seq, version LIMIT ` + strconv.Itoa(limit+1)
-	rows, err := s.conn.Query(ctx, sql, uint64(fp), dateTime(f), dateTime(t), f, t)
+	rows, err := s.conn.Query(ctx, sql, append([]any{uint64(fp)}, args...)...)
 	if err != nil {
 		return h, fmt.Errorf("querying alert states: %w", err)
 	}
