@@ -188,14 +188,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Before = &c
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), QueryTimeout)
-	defer cancel()
-	page, err := a.q.Events(ctx, q)
-	if err != nil {
-		a.queryFailed(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, page)
+	a.answer(w, r, func(ctx context.Context) (any, error) { return a.q.Events(ctx, q) })
 }
 
 func (a *API) alert(w http.ResponseWriter, r *http.Request) {
@@ -215,14 +208,7 @@ func (a *API) alert(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), QueryTimeout)
-	defer cancel()
-	h, err := a.q.AlertStates(ctx, fp, from, to, limit)
-	if err != nil {
-		a.queryFailed(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, h)
+	a.answer(w, r, func(ctx context.Context) (any, error) { return a.q.AlertStates(ctx, fp, from, to, limit) })
 }
 
 func (a *API) incident(w http.ResponseWriter, r *http.Request) {
