@@ -65,15 +65,14 @@ func (o *reportOptions) query(limit bool) (url.Values, error) {
 	} else {
 		q.Set("to", to.Format(time.RFC3339))
 	}
-	switch {
-	case o.from != "":
+	if o.from != "" {
 		q.Set("from", o.from)
-	default:
-		d, err := model.ParseDuration(o.since)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("--since %q: want a duration like 7d or 12h", o.since)
+	} else {
+		from, _, err := sinceRange(o.since, to)
+		if err != nil {
+			return nil, err
 		}
-		q.Set("from", to.Add(-time.Duration(d)).Format(time.RFC3339))
+		q.Set("from", from.Format(time.RFC3339))
 	}
 	if limit {
 		q.Set("limit", strconv.Itoa(o.limit))
