@@ -639,6 +639,8 @@ func (s *Store) noisiestAlerts(ctx context.Context, r Range, resent [][2]uint64,
 		return out, fmt.Errorf("querying noisiest alerts: %w", err)
 	}
 	defer rows.Close()
+	// at is each top alert's place in out.
+	at := map[uint64]int{}
 	var fps []string
 	for rows.Next() {
 		var (
@@ -649,6 +651,7 @@ func (s *Store) noisiestAlerts(ctx context.Context, r Range, resent [][2]uint64,
 			return out, fmt.Errorf("reading noisiest alerts: %w", err)
 		}
 		a.Fingerprint = model.Fingerprint(fp).String()
+		at[fp] = len(out)
 		out = append(out, a)
 		fps = append(fps, strconv.FormatUint(fp, 10))
 	}
@@ -657,11 +660,6 @@ func (s *Store) noisiestAlerts(ctx context.Context, r Range, resent [][2]uint64,
 	}
 	if len(out) == 0 {
 		return out, nil
-	}
-	at := map[uint64]int{}
-	for i, a := range out {
-		fp, _ := model.ParseFingerprint(a.Fingerprint)
-		at[uint64(fp)] = i
 	}
 	in := strings.Join(fps, ", ")
 	// Incidents: reads two narrow columns of the top alerts' events.
@@ -683,45 +681,20 @@ FROM `+events+` WHERE `+cond+` AND fingerprint IN (`+in+`) GROUP BY fingerprint`
 	}
 	// Labels: from the alert's last recorded change (alert_states is
 	// ordered by fingerprint), else from one of its events.
-	for _, q := range []string{
-		`SELECT fingerprint, argMax(label_names, changed_ns), argMax(label_values, changed_ns) FROM ` + s.table(TableAlertStates) +
-			` WHERE fingerprint IN (` + in + `) GROUP BY fingerprint`,
-		`SELECT fingerprint, label_names, label_values FROM ` + events + ` WHERE ` + cond + ` AND fingerprint IN (%s) LIMIT 1 BY fingerprint`,
-	} {
-		var missing []string
-		for _, a := range out {
-			if a.Labels == nil {
-				fp, _ := model.ParseFingerprint(a.Fingerprint)
-				missing = append(missing, strconv.FormatUint(uint64(fp), 10))
-			}
+	if err := s.alertLabels(ctx, out, at, `SELECT fingerprint, argMax(label_names, changed_ns), argMax(label_values, changed_ns) FROM `+
+		s.table(TableAlertStates)+` WHERE fingerprint IN (`+in+`) GROUP BY fingerprint`); err != nil {
+		return out, err
+	}
+	var missing []string
+	for i, a := range out {
+		if a.Labels == nil {
+			missing = append(missing, fps[i])
 		}
-		if len(missing) == 0 {
-			break
-		}
-		var qargs []any
-		if strings.Contains(q, "%s") {
-			q, qargs = fmt.Sprintf(q, strings.Join(missing, ", ")), args
-		}
-		rows, err := s.conn.Query(ctx, q, qargs...)
-		if err != nil {
-			return out, fmt.Errorf("querying labels of noisy alerts: %w", err)
-		}
-		for rows.Next() {
-			var (
-				fp     uint64
-				ln, lv []string
-			)
-			if err := rows.Scan(&fp, &ln, &lv); err != nil {
-				rows.Close()
-				return out, fmt.Errorf("reading labels of noisy alerts: %w", err)
-			}
-			a := &out[at[fp]]
-			a.Labels = zip(ln, lv)
-			a.Alertname = a.Labels["alertname"]
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return out, fmt.Errorf("reading labels of noisy alerts: %w", err)
+	}
+	if len(missing) > 0 {
+		if err := s.alertLabels(ctx, out, at, `SELECT fingerprint, label_names, label_values FROM `+events+` WHERE `+cond+
+			` AND fingerprint IN (`+strings.Join(missing, ", ")+`) LIMIT 1 BY fingerprint`, args...); err != nil {
+			return out, err
 		}
 	}
 	for i := range out {
@@ -730,4 +703,30 @@ FROM `+events+` WHERE `+cond+` AND fingerprint IN (`+in+`) GROUP BY fingerprint`
 		}
 	}
 	return out, nil
+}
+
+// alertLabels sets the labels (and alertname) of the alerts in out from
+// the (fingerprint, label_names, label_values) rows of query.
+func (s *Store) alertLabels(ctx context.Context, out []AlertNoise, at map[uint64]int, query string, args ...any) error {
+	rows, err := s.conn.Query(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("querying labels of noisy alerts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			fp     uint64
+			ln, lv []string
+		)
+		if err := rows.Scan(&fp, &ln, &lv); err != nil {
+			return fmt.Errorf("reading labels of noisy alerts: %w", err)
+		}
+		a := &out[at[fp]]
+		a.Labels = zip(ln, lv)
+		a.Alertname = a.Labels["alertname"]
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading labels of noisy alerts: %w", err)
+	}
+	return nil
 }
