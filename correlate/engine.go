@@ -369,16 +369,28 @@ func (e *Engine) Replay(now time.Time, events []ingest.Event) {
 // leave the queue.
 func (e *Engine) applyAt(now time.Time, events []ingest.Event, dequeued int64) {
 	start := time.Now() // for the metric only: the engine clock is now
-	e.st.topo = e.Topology()
-	e.st.setRules(e.rules())
+	e.begin(now)
+	b := e.st.apply(now, events, e.settings.Load())
+	e.queued.Add(-dequeued)
+	e.publish(b, start)
+}
+
+// begin readies the state for a batch at now: the clock advances to it
+// and the batch reads the CMDB and rules in force.
+func (e *Engine) begin(now time.Time) {
 	if now.After(e.clock) {
 		e.clock = now
 	}
-	b := e.st.apply(now, events, e.settings.Load())
-	e.queued.Add(-dequeued)
+	e.st.topo = e.Topology()
+	e.st.setRules(e.rules())
+}
+
+// publish records a batch applied since start in the metrics and hands it
+// to the sinks unless nothing happened (an idle tick, a refused command).
+func (e *Engine) publish(b *Batch, start time.Time) {
 	e.m.observe(b, time.Since(start), e.st)
 	if b.Seq == 0 {
-		return // nothing happened: an idle tick
+		return
 	}
 	for _, s := range e.sinks {
 		s.Consume(b)
@@ -396,9 +408,7 @@ func (e *Engine) execute(c *Command, reply chan<- commandResult) (any, error) {
 	if now.Before(e.clock) {
 		now = e.clock
 	}
-	e.clock = now
-	e.st.topo = e.Topology()
-	e.st.setRules(e.rules())
+	e.begin(now)
 	var (
 		v   any
 		b   *Batch
@@ -429,12 +439,7 @@ func (e *Engine) execute(c *Command, reply chan<- commandResult) (any, error) {
 	if reply != nil {
 		reply <- commandResult{v: v, err: err}
 	}
-	e.m.observe(b, time.Since(start), e.st)
-	if b.Seq != 0 {
-		for _, s := range e.sinks {
-			s.Consume(b)
-		}
-	}
+	e.publish(b, start)
 	return v, err
 }
 

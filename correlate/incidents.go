@@ -539,7 +539,7 @@ func (s *state) flushIncidents(tx *lazyTxn, b *Batch, set *Settings) {
 		}
 		b.Changes = append(b.Changes, Change{Kind: kind, Incident: is.row})
 		if !is.removed {
-			tx.insertIncident(is.row)
+			tx.write(incident.Table, is.row)
 			is.inserted = true
 		}
 	}

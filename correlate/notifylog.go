@@ -191,15 +191,13 @@ func (s *state) applyNotify(now time.Time, op *notifyOp, set *Settings) (any, *B
 }
 
 func (s *state) recordNotification(tx *lazyTxn, r *NotificationRecord, now time.Time, at int64) (*NotificationRecord, error) {
-	if tx.txn == nil {
-		tx.txn = s.db.Txn(true)
-	}
-	if old, ok := NotificationIn(tx.txn, r.NotificationKey); ok && old.Final() {
+	txn := tx.open()
+	if old, ok := NotificationIn(txn, r.NotificationKey); ok && old.Final() {
 		return old, nil
 	}
 	rec := *r
 	rec.At = now
-	if err := tx.txn.Insert(tableNotifications, &rec); err != nil {
+	if err := txn.Insert(tableNotifications, &rec); err != nil {
 		return nil, fmt.Errorf("recording notification: %w", err)
 	}
 	if rec.Result == NotificationHeld {
@@ -246,11 +244,9 @@ func (s *state) pruneNotifications(tx *lazyTxn) (int, error) {
 	if len(gone) == 0 {
 		return 0, nil
 	}
-	if tx.txn == nil {
-		tx.txn = s.db.Txn(true)
-	}
+	txn := tx.open()
 	for _, r := range gone {
-		if err := tx.txn.Delete(tableNotifications, r); err != nil {
+		if err := txn.Delete(tableNotifications, r); err != nil {
 			return 0, fmt.Errorf("pruning notifications: %w", err)
 		}
 	}

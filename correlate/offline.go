@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"time"
 
@@ -126,12 +127,7 @@ func (o *Offline) record(b *Batch) {
 // Incidents returns the newest version of every incident the run made,
 // oldest first.
 func (o *Offline) Incidents() []*incident.Incident {
-	out := make([]*incident.Incident, 0, len(o.incs))
-	for _, inc := range o.incs {
-		out = append(out, inc)
-	}
-	slices.SortFunc(out, func(a, b *incident.Incident) int { return cmp.Compare(a.Seq, b.Seq) })
-	return out
+	return slices.SortedFunc(maps.Values(o.incs), func(a, b *incident.Incident) int { return cmp.Compare(a.Seq, b.Seq) })
 }
 
 // AddChanges keeps change events, as POST /api/v1/changes does, at the
@@ -147,12 +143,7 @@ func (o *Offline) AddChanges(cs []ChangeEvent) error {
 
 // Problems returns the newest version of every problem, oldest first.
 func (o *Offline) Problems() []*incident.Problem {
-	out := make([]*incident.Problem, 0, len(o.probs))
-	for _, p := range o.probs {
-		out = append(out, p)
-	}
-	slices.SortFunc(out, func(a, b *incident.Problem) int { return cmp.Compare(a.Seq, b.Seq) })
-	return out
+	return slices.SortedFunc(maps.Values(o.probs), func(a, b *incident.Problem) int { return cmp.Compare(a.Seq, b.Seq) })
 }
 
 // Alert returns an alert still in memory.

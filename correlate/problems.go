@@ -241,7 +241,7 @@ func (s *state) flushProblems(tx *lazyTxn, b *Batch) {
 		if p.row.Version == 1 {
 			kind = ProblemOpened
 		}
-		tx.insertProblem(p.row)
+		tx.write(incident.ProblemTable, p.row)
 		b.Changes = append(b.Changes, Change{Kind: kind, Problem: p.row})
 	}
 	s.dirtyProb = s.dirtyProb[:0]

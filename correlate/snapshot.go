@@ -290,7 +290,7 @@ func (s *state) readSnapshot(r io.Reader, rs *rules.Set) (clock time.Time, err e
 		if !is.removed {
 			s.incidents[si.Row.Seq] = is
 			if is.inserted {
-				tx.insertIncident(is.row)
+				tx.write(incident.Table, is.row)
 			}
 		}
 	}
@@ -320,7 +320,7 @@ func (s *state) readSnapshot(r io.Reader, rs *rules.Set) (clock time.Time, err e
 			}
 		}
 		s.problems[sp.Row.Seq] = p
-		tx.insertProblem(p.row)
+		tx.write(incident.ProblemTable, p.row)
 	}
 	for k, ss := range snap.Sigs {
 		sig := &sigState{}

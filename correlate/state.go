@@ -295,49 +295,23 @@ func (l *lazyTxn) insert(a *Alert) { l.pages.put(a) }
 
 func (l *lazyTxn) delete(a *Alert) { l.pages.remove(a.Fingerprint) }
 
-func (l *lazyTxn) insertIncident(inc *incident.Incident) {
-	if l.txn == nil {
-		l.txn = l.db.Txn(true)
-	}
-	if err := l.txn.Insert(incident.Table, inc); err != nil {
-		panic("correlate: memdb insert: " + err.Error())
-	}
-}
-
 func (l *lazyTxn) deleteIncident(inc *incident.Incident) {
-	if l.txn == nil {
-		l.txn = l.db.Txn(true)
-	}
-	if err := l.txn.Delete(incident.Table, inc); err != nil {
+	if err := l.open().Delete(incident.Table, inc); err != nil {
 		panic("correlate: memdb delete: " + err.Error())
 	}
 }
 
-func (l *lazyTxn) insertProblem(p *incident.Problem) {
-	if l.txn == nil {
-		l.txn = l.db.Txn(true)
-	}
-	if err := l.txn.Insert(incident.ProblemTable, p); err != nil {
-		panic("correlate: memdb insert: " + err.Error())
-	}
-}
-
-// write and remove are for the small tables (changes): a missing row on
-// remove is fine.
+// write puts a row in any memdb table (incidents, problems, changes,
+// silences, notifications); remove is for the small tables (changes): a
+// missing row is fine.
 func (l *lazyTxn) write(table string, obj any) {
-	if l.txn == nil {
-		l.txn = l.db.Txn(true)
-	}
-	if err := l.txn.Insert(table, obj); err != nil {
+	if err := l.open().Insert(table, obj); err != nil {
 		panic("correlate: memdb insert: " + err.Error())
 	}
 }
 
 func (l *lazyTxn) remove(table string, obj any) {
-	if l.txn == nil {
-		l.txn = l.db.Txn(true)
-	}
-	_ = l.txn.Delete(table, obj)
+	_ = l.open().Delete(table, obj)
 }
 
 func (l *lazyTxn) commit() {

@@ -318,11 +318,15 @@ func (a *App) Reload() error {
 		a.logger.Info("reload requested; no config file, keeping the embedded defaults")
 		return nil
 	}
+	// failed marks the reload failed and says what was kept.
+	failed := func(kept string, err error) error {
+		a.reloadOK.Set(0)
+		a.logger.Error(kept, "err", err)
+		return err
+	}
 	cfg, err := config.Load(a.opts.ConfigFile)
 	if err != nil {
-		a.reloadOK.Set(0)
-		a.logger.Error("config reload failed; keeping the previous config", "err", err)
-		return err
+		return failed("config reload failed; keeping the previous config", err)
 	}
 	// What can fail goes first, and a failed reload changes nothing: the
 	// notify routes and templates (built, not yet applied), the rules,
@@ -330,22 +334,16 @@ func (a *App) Reload() error {
 	var notifyPlan notify.Plan
 	if cfg.Notify.Enabled() {
 		if notifyPlan, err = NotifyPlan(&cfg.Notify); err != nil {
-			a.reloadOK.Set(0)
-			a.logger.Error("config reload failed; keeping the previous config", "err", err)
-			return err
+			return failed("config reload failed; keeping the previous config", err)
 		}
 	}
 	oldRules := a.rules.Load()
 	if _, err := a.rules.Reload(cfg.Rules.Files...); err != nil {
-		a.reloadOK.Set(0)
-		a.logger.Error("rule reload failed; keeping the previous config and rules", "err", err)
-		return err
+		return failed("rule reload failed; keeping the previous config and rules", err)
 	}
 	if _, err := a.cmdb.LoadFiles(cfg.CMDB.Files); err != nil {
 		a.rules.Set(oldRules)
-		a.reloadOK.Set(0)
-		a.logger.Error("config reload failed; keeping the previous config, rules and CMDB", "err", err)
-		return err
+		return failed("config reload failed; keeping the previous config, rules and CMDB", err)
 	}
 	if running := a.engine.QueueCapacity(); cfg.Engine.QueueCapacity != running {
 		a.logger.Warn("engine.queue_capacity changes only at restart", "running", running, "configured", cfg.Engine.QueueCapacity)

@@ -85,14 +85,15 @@ func (a *App) takeSnapshot() {
 		a.snapMetrics.writes.WithLabelValues("failed").Inc()
 		return
 	}
-	a.installSnapshot(snapshot.Meta{WAL: a.wal.End(), Kafka: kafkaOffsets(a.durable.Offsets()), Taken: time.Now(),
-		Alerts: st.Alerts, Incidents: st.Incidents}, st)
+	a.installSnapshot(a.wal.End(), a.durable.Offsets(), st)
 }
 
-// installSnapshot encodes the state into a snapshot file and deletes the
+// installSnapshot encodes the state, which covers the log up to pos and
+// the Kafka offsets logged by then, into a snapshot file and deletes the
 // log before it.
-func (a *App) installSnapshot(meta snapshot.Meta, st correlate.SnapshotState) {
+func (a *App) installSnapshot(pos wal.Pos, offsets wal.Offsets, st correlate.SnapshotState) {
 	start := time.Now()
+	meta := snapshot.Meta{WAL: pos, Kafka: kafkaOffsets(offsets), Taken: start, Alerts: st.Alerts, Incidents: st.Incidents}
 	var size int64
 	path, err := snapshot.Write(a.snapshotDir(), meta, func(w io.Writer) error {
 		cw := &countingWriter{w: w}
@@ -187,7 +188,7 @@ func (a *App) periodicSnapshot(ctx context.Context) {
 		a.snapMetrics.writes.WithLabelValues("failed").Inc()
 		return
 	}
-	a.installSnapshot(snapshot.Meta{WAL: pos, Kafka: kafkaOffsets(offsets), Taken: time.Now(), Alerts: st.Alerts, Incidents: st.Incidents}, st)
+	a.installSnapshot(pos, offsets, st)
 }
 
 // kafkaOffsets lists offsets for a snapshot, in a stable order.

@@ -1,15 +1,12 @@
 package wal
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/sift-itsm/sift/correlate"
-	"github.com/sift-itsm/sift/ingest"
 )
 
 // Enqueuer is the engine's command queue: correlate.Engine.Enqueue.
@@ -65,10 +62,7 @@ func (c *Commander) LogCommand(cmd *correlate.Command) (*correlate.Pending, erro
 	)
 	_, err = c.log.AppendThen([][]byte{Compress(nil, rec)}, func(Pos) { p, qErr = c.eng.Enqueue(cmd) })
 	if err != nil {
-		if errors.Is(err, ErrClosed) {
-			return nil, ingest.ErrClosed
-		}
-		return nil, fmt.Errorf("write-ahead log: %w", err)
+		return nil, intakeErr(err)
 	}
 	c.count.Inc()
 	if qErr != nil {

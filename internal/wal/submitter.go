@@ -130,12 +130,18 @@ func (s *Submitter) submit(events []ingest.Event, last Offsets) error {
 	}
 	if err != nil {
 		s.inflight.Add(-n) // the hand-over never ran
-		if errors.Is(err, ErrClosed) {
-			return ingest.ErrClosed
-		}
-		return fmt.Errorf("write-ahead log: %w", err)
+		return intakeErr(err)
 	}
 	return handErr
+}
+
+// intakeErr is a failed append as intake reports it: a closed log is
+// ingest.ErrClosed, as a closed engine is.
+func intakeErr(err error) error {
+	if errors.Is(err, ErrClosed) {
+		return ingest.ErrClosed
+	}
+	return fmt.Errorf("write-ahead log: %w", err)
 }
 
 // Offsets returns the last offset logged of each Kafka partition: those
