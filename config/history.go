@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net"
-	"path/filepath"
 	"time"
 
 	"github.com/alecthomas/units"
@@ -90,11 +89,8 @@ func defaultHistory() HistoryConfig {
 
 // resolvePaths makes file paths relative to the config file's directory.
 func (h *HistoryConfig) resolvePaths(dir string) {
-	for _, p := range []*string{&h.ClickHouse.PasswordFile, &h.ClickHouse.TLS.CAFile, &h.ClickHouse.TLS.CertFile, &h.ClickHouse.TLS.KeyFile} {
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(dir, *p)
-		}
-	}
+	c := &h.ClickHouse
+	resolvePaths(dir, &c.PasswordFile, &c.TLS.CAFile, &c.TLS.CertFile, &c.TLS.KeyFile)
 }
 
 func (h *HistoryConfig) validate() []error {

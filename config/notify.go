@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -424,44 +423,36 @@ func lastKey(k string) string {
 
 // resolveNotifyPaths makes the notify file paths relative to dir absolute.
 func (c *Config) resolveNotifyPaths(dir string) {
-	abs := func(p *string) {
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(dir, *p)
-		}
-	}
 	n := &c.Notify
 	for i := range n.Templates {
-		abs(&n.Templates[i])
+		resolvePaths(dir, &n.Templates[i])
 	}
 	for i := range n.Receivers {
 		r := &n.Receivers[i]
 		for j := range r.WebhookConfigs {
-			abs(&r.WebhookConfigs[j].URLFile)
-			abs(&r.WebhookConfigs[j].HMACSecretFile)
+			resolvePaths(dir, &r.WebhookConfigs[j].URLFile, &r.WebhookConfigs[j].HMACSecretFile)
 		}
 		for j := range r.SlackConfigs {
-			abs(&r.SlackConfigs[j].APIURLFile)
+			resolvePaths(dir, &r.SlackConfigs[j].APIURLFile)
 		}
 		for j := range r.EmailConfigs {
 			e := &r.EmailConfigs[j]
-			for _, p := range []*string{&e.AuthPasswordFile, &e.TLS.CAFile, &e.TLS.CertFile, &e.TLS.KeyFile} {
-				abs(p)
-			}
+			resolvePaths(dir, &e.AuthPasswordFile, &e.TLS.CAFile, &e.TLS.CertFile, &e.TLS.KeyFile)
 		}
 		for j := range r.PagerDutyConfigs {
-			abs(&r.PagerDutyConfigs[j].RoutingKeyFile)
+			resolvePaths(dir, &r.PagerDutyConfigs[j].RoutingKeyFile)
 		}
 		for j := range r.ServiceNowConfigs {
-			abs(&r.ServiceNowConfigs[j].PasswordFile)
+			resolvePaths(dir, &r.ServiceNowConfigs[j].PasswordFile)
 		}
 		for j := range r.JiraConfigs {
-			abs(&r.JiraConfigs[j].APITokenFile)
+			resolvePaths(dir, &r.JiraConfigs[j].APITokenFile)
 		}
 		for j := range r.HelixConfigs {
-			abs(&r.HelixConfigs[j].PasswordFile)
+			resolvePaths(dir, &r.HelixConfigs[j].PasswordFile)
 		}
 		for j := range r.FreshserviceConfigs {
-			abs(&r.FreshserviceConfigs[j].APIKeyFile)
+			resolvePaths(dir, &r.FreshserviceConfigs[j].APIKeyFile)
 		}
 	}
 }
