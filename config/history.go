@@ -129,19 +129,5 @@ func (h *HistoryConfig) validate() []error {
 // HistoryPassword returns the ClickHouse password, reading password_file
 // when set.
 func (c *ClickHouseConfig) HistoryPassword(read func(string) ([]byte, error)) (string, error) {
-	if c.PasswordFile == "" {
-		return string(c.Password), nil
-	}
-	b, err := read(c.PasswordFile)
-	if err != nil {
-		return "", fmt.Errorf("history.clickhouse.password_file: %w", err)
-	}
-	return trimNewline(string(b)), nil
-}
-
-func trimNewline(s string) string {
-	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
-		s = s[:len(s)-1]
-	}
-	return s
+	return ReadSecret("history.clickhouse.password", c.Password, c.PasswordFile, read)
 }

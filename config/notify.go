@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
@@ -468,5 +469,5 @@ func ReadSecret(key string, v Secret, file string, read func(string) ([]byte, er
 	if err != nil {
 		return "", fmt.Errorf("%s_file: %w", key, err)
 	}
-	return trimNewline(string(b)), nil
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
