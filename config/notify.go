@@ -369,7 +369,7 @@ func (r *NotifyReceiver) validate(key string, check checkFunc) {
 		check(c.From != "", k+".from", "must be set")
 		_, port, err := net.SplitHostPort(c.Smarthost)
 		check(err == nil && port != "", k+".smarthost", "must be host:port, got %q", c.Smarthost)
-		check(c.AuthPassword == "" || c.AuthPasswordFile == "", k+".auth_password", "set auth_password or auth_password_file, not both")
+		secret(k+".auth_password", c.AuthPassword, c.AuthPasswordFile, false)
 		check(c.AuthUsername != "" || (c.AuthPassword == "" && c.AuthPasswordFile == ""), k+".auth_username", "must be set with a password")
 		check((c.TLS.CertFile == "") == (c.TLS.KeyFile == ""), k+".tls", "cert_file and key_file go together")
 	}
@@ -413,14 +413,7 @@ func (r *NotifyReceiver) validate(key string, check checkFunc) {
 	}
 }
 
-func lastKey(k string) string {
-	for i := len(k) - 1; i >= 0; i-- {
-		if k[i] == '.' {
-			return k[i+1:]
-		}
-	}
-	return k
-}
+func lastKey(k string) string { return k[strings.LastIndexByte(k, '.')+1:] }
 
 // resolveNotifyPaths makes the notify file paths relative to dir absolute.
 func (c *Config) resolveNotifyPaths(dir string) {
