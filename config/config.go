@@ -262,9 +262,9 @@ func (c *Config) Validate() error {
 	for i, f := range c.CMDB.Files {
 		check(f != "", fmt.Sprintf("cmdb.files[%d]", i), "must not be empty")
 	}
-	errs = append(errs, c.History.validate()...)
+	c.History.validate(check)
 	c.Notify.validate(check)
-	errs = append(errs, c.Storage.validate()...)
+	c.Storage.validate(check)
 	return errors.Join(errs...)
 }
 
