@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -93,11 +94,7 @@ func TestNotificationsEndToEnd(t *testing.T) {
 		require.Eventually(t, func() bool {
 			got := p.requests()
 			for _, w := range want {
-				found := false
-				for _, g := range got {
-					found = found || g == w
-				}
-				if !found {
+				if !slices.Contains(got, w) {
 					return false
 				}
 			}
