@@ -178,20 +178,27 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config file %q: %w", path, err)
 	}
-	for i, f := range c.Rules.Files {
-		if !filepath.IsAbs(f) {
-			c.Rules.Files[i] = filepath.Join(filepath.Dir(path), f)
-		}
+	dir := filepath.Dir(path)
+	for i := range c.Rules.Files {
+		resolvePaths(dir, &c.Rules.Files[i])
 	}
-	c.resolveKafkaPaths(filepath.Dir(path))
-	for i, f := range c.CMDB.Files {
-		if !filepath.IsAbs(f) {
-			c.CMDB.Files[i] = filepath.Join(filepath.Dir(path), f)
-		}
+	c.resolveKafkaPaths(dir)
+	for i := range c.CMDB.Files {
+		resolvePaths(dir, &c.CMDB.Files[i])
 	}
-	c.History.resolvePaths(filepath.Dir(path))
-	c.resolveNotifyPaths(filepath.Dir(path))
+	c.History.resolvePaths(dir)
+	c.resolveNotifyPaths(dir)
 	return c, nil
+}
+
+// resolvePaths makes the relative paths among ps absolute under dir (the
+// config file's directory); empty ones stay empty.
+func resolvePaths(dir string, ps ...*string) {
+	for _, p := range ps {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
 }
 
 // Parse decodes a config strictly (an unknown key is an error that names
@@ -255,9 +262,9 @@ func (c *Config) Validate() error {
 	for i, f := range c.CMDB.Files {
 		check(f != "", fmt.Sprintf("cmdb.files[%d]", i), "must not be empty")
 	}
-	errs = append(errs, c.History.validate()...)
+	c.History.validate(check)
 	c.Notify.validate(check)
-	errs = append(errs, c.Storage.validate()...)
+	c.Storage.validate(check)
 	return errors.Join(errs...)
 }
 

@@ -1,9 +1,7 @@
 package config
 
 import (
-	"fmt"
 	"net"
-	"path/filepath"
 	"time"
 
 	"github.com/alecthomas/units"
@@ -90,62 +88,39 @@ func defaultHistory() HistoryConfig {
 
 // resolvePaths makes file paths relative to the config file's directory.
 func (h *HistoryConfig) resolvePaths(dir string) {
-	for _, p := range []*string{&h.ClickHouse.PasswordFile, &h.ClickHouse.TLS.CAFile, &h.ClickHouse.TLS.CertFile, &h.ClickHouse.TLS.KeyFile} {
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(dir, *p)
-		}
-	}
+	c := &h.ClickHouse
+	resolvePaths(dir, &c.PasswordFile, &c.TLS.CAFile, &c.TLS.CertFile, &c.TLS.KeyFile)
 }
 
-func (h *HistoryConfig) validate() []error {
-	var errs []error
-	check := func(ok bool, key, format string, args ...any) {
-		if !ok {
-			errs = append(errs, fmt.Errorf("history.clickhouse.%s: "+format, append([]any{key}, args...)...))
-		}
-	}
+func (h *HistoryConfig) validate(check checkFunc) {
+	const p = "history.clickhouse."
 	c := &h.ClickHouse
 	for _, a := range c.Addresses {
 		_, port, err := net.SplitHostPort(a)
-		check(err == nil && port != "", "addresses", "%q is not host:port", a)
+		check(err == nil && port != "", p+"addresses", "%q is not host:port", a)
 	}
-	check(c.Database != "", "database", "must not be empty")
-	check(c.Password == "" || c.PasswordFile == "", "password_file", "set password or password_file, not both")
-	check((c.TLS.CertFile == "") == (c.TLS.KeyFile == ""), "tls", "cert_file and key_file go together")
-	check(c.DialTimeout > 0, "dial_timeout", "must be over 0, got %s", c.DialTimeout)
-	check(c.ReadTimeout > 0, "read_timeout", "must be over 0, got %s", c.ReadTimeout)
-	check(c.Compression == "lz4" || c.Compression == "zstd" || c.Compression == "none", "compression", "must be lz4, zstd or none, got %q", c.Compression)
-	check(c.BatchMaxRows >= 1 && c.BatchMaxRows <= 1000000, "batch_max_rows", "must be from 1 to 1000000, got %d", c.BatchMaxRows)
-	check(c.BatchMaxWait >= Duration(10*time.Millisecond) && c.BatchMaxWait <= Duration(time.Minute), "batch_max_wait", "must be from 10ms to 1m, got %s", c.BatchMaxWait)
-	check(c.QueueMaxRows >= c.BatchMaxRows && c.QueueMaxRows <= 1<<26, "queue_max_rows", "must be from batch_max_rows (%d) to %d, got %d", c.BatchMaxRows, 1<<26, c.QueueMaxRows)
-	check(c.SpoolMaxSize >= Bytes(units.MiB), "spool_max_size", "must be at least 1MiB, got %s", c.SpoolMaxSize)
+	check(c.Database != "", p+"database", "must not be empty")
+	check(c.Password == "" || c.PasswordFile == "", p+"password_file", "set password or password_file, not both")
+	check((c.TLS.CertFile == "") == (c.TLS.KeyFile == ""), p+"tls", "cert_file and key_file go together")
+	check(c.DialTimeout > 0, p+"dial_timeout", "must be over 0, got %s", c.DialTimeout)
+	check(c.ReadTimeout > 0, p+"read_timeout", "must be over 0, got %s", c.ReadTimeout)
+	check(c.Compression == "lz4" || c.Compression == "zstd" || c.Compression == "none", p+"compression", "must be lz4, zstd or none, got %q", c.Compression)
+	check(c.BatchMaxRows >= 1 && c.BatchMaxRows <= 1000000, p+"batch_max_rows", "must be from 1 to 1000000, got %d", c.BatchMaxRows)
+	check(c.BatchMaxWait >= Duration(10*time.Millisecond) && c.BatchMaxWait <= Duration(time.Minute), p+"batch_max_wait", "must be from 10ms to 1m, got %s", c.BatchMaxWait)
+	check(c.QueueMaxRows >= c.BatchMaxRows && c.QueueMaxRows <= 1<<26, p+"queue_max_rows", "must be from batch_max_rows (%d) to %d, got %d", c.BatchMaxRows, 1<<26, c.QueueMaxRows)
+	check(c.SpoolMaxSize >= Bytes(units.MiB), p+"spool_max_size", "must be at least 1MiB, got %s", c.SpoolMaxSize)
 	r := &c.Retention
 	for _, d := range []struct {
 		key string
 		v   Duration
 	}{{"events", r.Events}, {"alert_states", r.AlertStates}, {"incidents", r.Incidents},
 		{"incident_timeline", r.IncidentTimeline}, {"problems", r.Problems}, {"notifications", r.Notifications}} {
-		check(d.v >= 0 && time.Duration(d.v)%(24*time.Hour) == 0, "retention."+d.key, "must be whole days (e.g. 90d, 2y) or 0 for forever, got %s", d.v)
+		check(d.v >= 0 && time.Duration(d.v)%(24*time.Hour) == 0, p+"retention."+d.key, "must be whole days (e.g. 90d, 2y) or 0 for forever, got %s", d.v)
 	}
-	return errs
 }
 
 // HistoryPassword returns the ClickHouse password, reading password_file
 // when set.
 func (c *ClickHouseConfig) HistoryPassword(read func(string) ([]byte, error)) (string, error) {
-	if c.PasswordFile == "" {
-		return string(c.Password), nil
-	}
-	b, err := read(c.PasswordFile)
-	if err != nil {
-		return "", fmt.Errorf("history.clickhouse.password_file: %w", err)
-	}
-	return trimNewline(string(b)), nil
-}
-
-func trimNewline(s string) string {
-	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
-		s = s[:len(s)-1]
-	}
-	return s
+	return ReadSecret("history.clickhouse.password", c.Password, c.PasswordFile, read)
 }

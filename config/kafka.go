@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net"
-	"path/filepath"
 	"slices"
 	"time"
 )
@@ -192,16 +191,8 @@ func validateKafkaSecurity(p string, t *KafkaTLS, s *KafkaSASL, check checkFunc)
 
 // resolveKafkaPaths makes the Kafka file paths relative to dir absolute.
 func (c *Config) resolveKafkaPaths(dir string) {
-	abs := func(p *string) {
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(dir, *p)
-		}
-	}
 	for _, t := range []*KafkaTLS{&c.Ingest.Kafka.TLS, &c.Output.Kafka.TLS} {
-		abs(&t.CAFile)
-		abs(&t.CertFile)
-		abs(&t.KeyFile)
+		resolvePaths(dir, &t.CAFile, &t.CertFile, &t.KeyFile)
 	}
-	abs(&c.Ingest.Kafka.SASL.PasswordFile)
-	abs(&c.Output.Kafka.SASL.PasswordFile)
+	resolvePaths(dir, &c.Ingest.Kafka.SASL.PasswordFile, &c.Output.Kafka.SASL.PasswordFile)
 }

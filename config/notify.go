@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
@@ -369,7 +369,7 @@ func (r *NotifyReceiver) validate(key string, check checkFunc) {
 		check(c.From != "", k+".from", "must be set")
 		_, port, err := net.SplitHostPort(c.Smarthost)
 		check(err == nil && port != "", k+".smarthost", "must be host:port, got %q", c.Smarthost)
-		check(c.AuthPassword == "" || c.AuthPasswordFile == "", k+".auth_password", "set auth_password or auth_password_file, not both")
+		secret(k+".auth_password", c.AuthPassword, c.AuthPasswordFile, false)
 		check(c.AuthUsername != "" || (c.AuthPassword == "" && c.AuthPasswordFile == ""), k+".auth_username", "must be set with a password")
 		check((c.TLS.CertFile == "") == (c.TLS.KeyFile == ""), k+".tls", "cert_file and key_file go together")
 	}
@@ -413,55 +413,40 @@ func (r *NotifyReceiver) validate(key string, check checkFunc) {
 	}
 }
 
-func lastKey(k string) string {
-	for i := len(k) - 1; i >= 0; i-- {
-		if k[i] == '.' {
-			return k[i+1:]
-		}
-	}
-	return k
-}
+func lastKey(k string) string { return k[strings.LastIndexByte(k, '.')+1:] }
 
 // resolveNotifyPaths makes the notify file paths relative to dir absolute.
 func (c *Config) resolveNotifyPaths(dir string) {
-	abs := func(p *string) {
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(dir, *p)
-		}
-	}
 	n := &c.Notify
 	for i := range n.Templates {
-		abs(&n.Templates[i])
+		resolvePaths(dir, &n.Templates[i])
 	}
 	for i := range n.Receivers {
 		r := &n.Receivers[i]
 		for j := range r.WebhookConfigs {
-			abs(&r.WebhookConfigs[j].URLFile)
-			abs(&r.WebhookConfigs[j].HMACSecretFile)
+			resolvePaths(dir, &r.WebhookConfigs[j].URLFile, &r.WebhookConfigs[j].HMACSecretFile)
 		}
 		for j := range r.SlackConfigs {
-			abs(&r.SlackConfigs[j].APIURLFile)
+			resolvePaths(dir, &r.SlackConfigs[j].APIURLFile)
 		}
 		for j := range r.EmailConfigs {
 			e := &r.EmailConfigs[j]
-			for _, p := range []*string{&e.AuthPasswordFile, &e.TLS.CAFile, &e.TLS.CertFile, &e.TLS.KeyFile} {
-				abs(p)
-			}
+			resolvePaths(dir, &e.AuthPasswordFile, &e.TLS.CAFile, &e.TLS.CertFile, &e.TLS.KeyFile)
 		}
 		for j := range r.PagerDutyConfigs {
-			abs(&r.PagerDutyConfigs[j].RoutingKeyFile)
+			resolvePaths(dir, &r.PagerDutyConfigs[j].RoutingKeyFile)
 		}
 		for j := range r.ServiceNowConfigs {
-			abs(&r.ServiceNowConfigs[j].PasswordFile)
+			resolvePaths(dir, &r.ServiceNowConfigs[j].PasswordFile)
 		}
 		for j := range r.JiraConfigs {
-			abs(&r.JiraConfigs[j].APITokenFile)
+			resolvePaths(dir, &r.JiraConfigs[j].APITokenFile)
 		}
 		for j := range r.HelixConfigs {
-			abs(&r.HelixConfigs[j].PasswordFile)
+			resolvePaths(dir, &r.HelixConfigs[j].PasswordFile)
 		}
 		for j := range r.FreshserviceConfigs {
-			abs(&r.FreshserviceConfigs[j].APIKeyFile)
+			resolvePaths(dir, &r.FreshserviceConfigs[j].APIKeyFile)
 		}
 	}
 }
@@ -477,5 +462,5 @@ func ReadSecret(key string, v Secret, file string, read func(string) ([]byte, er
 	if err != nil {
 		return "", fmt.Errorf("%s_file: %w", key, err)
 	}
-	return trimNewline(string(b)), nil
+	return strings.TrimRight(string(b), "\r\n"), nil
 }

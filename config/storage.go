@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/alecthomas/units"
@@ -47,19 +46,12 @@ func defaultStorage() StorageConfig {
 	}, Snapshot: SnapshotConfig{Interval: Duration(5 * time.Minute)}}
 }
 
-func (s *StorageConfig) validate() []error {
-	var errs []error
-	check := func(ok bool, key, format string, args ...any) {
-		if !ok {
-			errs = append(errs, fmt.Errorf("storage.wal.%s: "+format, append([]any{key}, args...)...))
-		}
-	}
+func (s *StorageConfig) validate(check checkFunc) {
+	const p = "storage.wal."
 	w := &s.WAL
-	check(w.Fsync == "always" || w.Fsync == "interval" || w.Fsync == "never", "fsync", "must be always, interval or never, got %q", w.Fsync)
-	check(w.FsyncInterval >= Duration(time.Millisecond) && w.FsyncInterval <= Duration(time.Minute), "fsync_interval", "must be from 1ms to 1m, got %s", w.FsyncInterval)
-	check(w.SegmentSize >= 64*Bytes(units.KiB) && w.SegmentSize <= Bytes(units.GiB), "segment_size", "must be from 64KiB to 1GiB, got %s", w.SegmentSize)
-	if iv := s.Snapshot.Interval; iv != 0 && (iv < Duration(time.Second) || iv > Duration(24*time.Hour)) {
-		errs = append(errs, fmt.Errorf("storage.snapshot.interval: must be 0 (at shutdown only) or from 1s to 24h, got %s", iv))
-	}
-	return errs
+	check(w.Fsync == "always" || w.Fsync == "interval" || w.Fsync == "never", p+"fsync", "must be always, interval or never, got %q", w.Fsync)
+	check(w.FsyncInterval >= Duration(time.Millisecond) && w.FsyncInterval <= Duration(time.Minute), p+"fsync_interval", "must be from 1ms to 1m, got %s", w.FsyncInterval)
+	check(w.SegmentSize >= 64*Bytes(units.KiB) && w.SegmentSize <= Bytes(units.GiB), p+"segment_size", "must be from 64KiB to 1GiB, got %s", w.SegmentSize)
+	iv := s.Snapshot.Interval
+	check(iv == 0 || (iv >= Duration(time.Second) && iv <= Duration(24*time.Hour)), "storage.snapshot.interval", "must be 0 (at shutdown only) or from 1s to 24h, got %s", iv)
 }

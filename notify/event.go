@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sift-itsm/sift/config"
 	"github.com/sift-itsm/sift/incident"
 )
 
@@ -11,8 +12,9 @@ import (
 // about.
 type Event uint8
 
-// The events. Add new ones at the end: the names, not the numbers, are
-// what the notification log and the config use.
+// The events. Add new ones at the end, with their names at the end of
+// config.NotifyEvents: the names, not the numbers, are what the
+// notification log and the config use.
 const (
 	EventOpened Event = iota + 1
 	EventPriorityChanged
@@ -29,7 +31,9 @@ const (
 	EventProblemOpened
 )
 
-var eventNames = [...]string{"", "opened", "priority_changed", "acknowledged", "resolved", "reopened", "closed", "repeat", "sla_breached", "problem_opened"}
+// eventNames are the events' names by number: none for the zero Event,
+// then config.NotifyEvents (the one list of them; siftctl offers it).
+var eventNames = append([]string{""}, config.NotifyEvents...)
 
 func (e Event) String() string {
 	if int(e) < len(eventNames) && e != 0 {

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"maps"
 	"strconv"
 
 	"github.com/prometheus/alertmanager/template"
@@ -30,19 +31,7 @@ type CIAttrFunc func(ci, name string) (string, bool)
 //
 // ciAttr may be nil (no CMDB).
 func Labels(ev Event, inc *incident.Incident, alerts template.Alerts, ciAttr CIAttrFunc) map[string]string {
-	ls := map[string]string{}
-	if len(alerts) > 0 {
-		for k, v := range alerts[0].Labels {
-			ls[k] = v
-		}
-		for _, a := range alerts[1:] {
-			for k, v := range ls {
-				if a.Labels[k] != v {
-					delete(ls, k)
-				}
-			}
-		}
-	}
+	ls := common(alerts, func(a template.Alert) template.KV { return a.Labels })
 	set := func(k, v string) {
 		if v != "" {
 			ls[k] = v
@@ -72,6 +61,21 @@ func Labels(ev Event, inc *incident.Incident, alerts template.Alerts, ciAttr CIA
 		set("ci_"+a, v)
 	}
 	return ls
+}
+
+// common returns the pairs of kv (an alert's labels or annotations) that
+// every alert has alike; none without alerts.
+func common(alerts template.Alerts, kv func(template.Alert) template.KV) template.KV {
+	out := template.KV{}
+	if len(alerts) == 0 {
+		return out
+	}
+	maps.Copy(out, kv(alerts[0]))
+	for _, a := range alerts[1:] {
+		other := kv(a)
+		maps.DeleteFunc(out, func(k, v string) bool { return other[k] != v })
+	}
+	return out
 }
 
 func itoa(n int) string {

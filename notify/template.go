@@ -105,33 +105,13 @@ func (t *Template) data(m *Message) *Data {
 		Status:            status,
 		Alerts:            m.Alerts,
 		GroupLabels:       template.KV{"incident": inc.ID()},
-		CommonLabels:      template.KV{},
-		CommonAnnotations: template.KV{},
+		CommonLabels:      common(m.Alerts, func(a template.Alert) template.KV { return a.Labels }),
+		CommonAnnotations: common(m.Alerts, func(a template.Alert) template.KV { return a.Annotations }),
 		RouteLabels:       template.KV{},
 		ExternalURL:       t.externalURL,
 	}
 	if ad.Alerts == nil {
 		ad.Alerts = template.Alerts{}
-	}
-	if len(m.Alerts) > 0 {
-		for k, v := range m.Alerts[0].Labels {
-			ad.CommonLabels[k] = v
-		}
-		for k, v := range m.Alerts[0].Annotations {
-			ad.CommonAnnotations[k] = v
-		}
-		for _, a := range m.Alerts[1:] {
-			for k, v := range ad.CommonLabels {
-				if a.Labels[k] != v {
-					delete(ad.CommonLabels, k)
-				}
-			}
-			for k, v := range ad.CommonAnnotations {
-				if a.Annotations[k] != v {
-					delete(ad.CommonAnnotations, k)
-				}
-			}
-		}
 	}
 	d := &Data{
 		Data:     ad,

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -93,11 +94,7 @@ func TestNotificationsEndToEnd(t *testing.T) {
 		require.Eventually(t, func() bool {
 			got := p.requests()
 			for _, w := range want {
-				found := false
-				for _, g := range got {
-					found = found || g == w
-				}
-				if !found {
+				if !slices.Contains(got, w) {
 					return false
 				}
 			}
@@ -112,17 +109,9 @@ func TestNotificationsEndToEnd(t *testing.T) {
 
 	// The ticket is on the incident, and the timeline says who heard of
 	// what.
+	require.Eventually(t, func() bool { return notified(t, d) == 4 }, 10*time.Second, 5*time.Millisecond)
 	var inc incident.JSON
-	require.Eventually(t, func() bool {
-		d.getJSON(t, "/api/v1/incidents/INC0000001", &inc)
-		n := 0
-		for _, e := range inc.Timeline {
-			if e.Kind == incident.EntryNotification {
-				n++
-			}
-		}
-		return n == 4
-	}, 10*time.Second, 5*time.Millisecond)
+	d.getJSON(t, "/api/v1/incidents/INC0000001", &inc)
 	require.Equal(t, map[string]string{"itsm/servicenow": "6816f79cc0a8016401c5a33be04be441"}, inc.Tickets)
 
 	// Every batch once more to a new notifier, as after a restart that

@@ -12,6 +12,13 @@ import (
 	"github.com/sift-itsm/sift/notify"
 )
 
+// Helix's impact and urgency values for sift's 1 (highest) to 3, set on
+// create and on every update.
+const (
+	impact  = `{{ if eq .Incident.Impact 1 }}1-Extensive/Widespread{{ else if eq .Incident.Impact 2 }}2-Significant/Large{{ else }}3-Moderate/Limited{{ end }}`
+	urgency = `{{ if eq .Incident.Urgency 1 }}1-Critical{{ else if eq .Incident.Urgency 2 }}2-High{{ else }}3-Medium{{ end }}`
+)
+
 // Mapping is the default mapping; the configuration's goes over it.
 // First_Name and Last_Name must name a People record of the instance
 // (the customer of the incidents): set them in fields.
@@ -21,15 +28,15 @@ var Mapping = notify.TicketMapping{
 		"Last_Name":           "Monitoring",
 		"Description":         `{{ template "sift.ticket.summary" . }}`,
 		"Detailed_Decription": `{{ template "sift.ticket.description" . }}`,
-		"Impact":              `{{ if eq .Incident.Impact 1 }}1-Extensive/Widespread{{ else if eq .Incident.Impact 2 }}2-Significant/Large{{ else }}3-Moderate/Limited{{ end }}`,
-		"Urgency":             `{{ if eq .Incident.Urgency 1 }}1-Critical{{ else if eq .Incident.Urgency 2 }}2-High{{ else }}3-Medium{{ end }}`,
+		"Impact":              impact,
+		"Urgency":             urgency,
 		"Reported Source":     "Systems Management",
 		"Service_Type":        "Infrastructure Event",
 		"z1D_Action":          "CREATE",
 	},
 	UpdateFields: map[string]any{
-		"Impact":        `{{ if eq .Incident.Impact 1 }}1-Extensive/Widespread{{ else if eq .Incident.Impact 2 }}2-Significant/Large{{ else }}3-Moderate/Limited{{ end }}`,
-		"Urgency":       `{{ if eq .Incident.Urgency 1 }}1-Critical{{ else if eq .Incident.Urgency 2 }}2-High{{ else }}3-Medium{{ end }}`,
+		"Impact":        impact,
+		"Urgency":       urgency,
 		"Resolution":    `{{ if eq .State "resolved" }}{{ .Change.Text }}{{ end }}`,
 		"Status_Reason": `{{ if eq .State "resolved" }}Automated Resolution Reported{{ end }}`,
 	},
