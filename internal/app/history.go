@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"os"
@@ -86,23 +85,9 @@ func historyTLS(c *config.TLSConfig) (*tls.Config, error) {
 	if !c.Enabled {
 		return nil, nil
 	}
-	t := &tls.Config{ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("history.clickhouse.tls.ca_file: %w", err)
-		}
-		t.RootCAs = x509.NewCertPool()
-		if !t.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("history.clickhouse.tls.ca_file: no certificate in %q", c.CAFile)
-		}
-	}
-	if c.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("history.clickhouse.tls: %w", err)
-		}
-		t.Certificates = []tls.Certificate{cert}
+	t, err := clientTLS(c, os.ReadFile)
+	if err != nil {
+		return nil, fmt.Errorf("history.clickhouse.tls.%w", err)
 	}
 	return t, nil
 }

@@ -3,13 +3,11 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -128,35 +126,17 @@ func (k kafkaLog) LastLogged(topic string, partition int) (int64, bool) {
 func kafkaSecurity(t *config.KafkaTLS, s *config.KafkaSASL) (*tls.Config, sasl.Mechanism, error) {
 	var tc *tls.Config
 	if t.Enabled {
-		tc = &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
-		if t.CAFile != "" {
-			pem, err := os.ReadFile(t.CAFile)
-			if err != nil {
-				return nil, nil, fmt.Errorf("tls.ca_file: %w", err)
-			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, nil, fmt.Errorf("tls.ca_file %q: no PEM certificate found", t.CAFile)
-			}
-		}
-		if t.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-			if err != nil {
-				return nil, nil, fmt.Errorf("tls.cert_file, tls.key_file: %w", err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
+		var err error
+		if tc, err = clientTLS((*config.TLSConfig)(t), os.ReadFile); err != nil {
+			return nil, nil, fmt.Errorf("tls.%w", err)
 		}
 	}
 	if s.Mechanism == "" {
 		return tc, nil, nil
 	}
-	password := string(s.Password)
-	if s.PasswordFile != "" {
-		b, err := os.ReadFile(s.PasswordFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("sasl.password_file: %w", err)
-		}
-		password = strings.TrimRight(string(b), "\r\n")
+	password, err := config.ReadSecret("sasl.password", s.Password, s.PasswordFile, os.ReadFile)
+	if err != nil {
+		return nil, nil, err
 	}
 	switch s.Mechanism {
 	case "PLAIN":

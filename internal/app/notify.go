@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -194,7 +192,7 @@ func NotifyReceivers(c *config.NotifyConfig, read func(string) ([]byte, error), 
 			if err != nil {
 				return nil, err
 			}
-			tc, err := emailTLS(&e.TLS, read)
+			tc, err := clientTLS(&e.TLS, read)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", key("email_configs", j, "tls"), err)
 			}
@@ -244,28 +242,6 @@ func NotifyReceivers(c *config.NotifyConfig, read func(string) ([]byte, error), 
 		out = append(out, r)
 	}
 	return out, nil
-}
-
-func emailTLS(c *config.TLSConfig, read func(string) ([]byte, error)) (*tls.Config, error) {
-	t := &tls.Config{ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
-	if c.CAFile != "" {
-		pem, err := read(c.CAFile)
-		if err != nil {
-			return nil, err
-		}
-		t.RootCAs = x509.NewCertPool()
-		if !t.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file: no certificate in %q", c.CAFile)
-		}
-	}
-	if c.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		if err != nil {
-			return nil, err
-		}
-		t.Certificates = []tls.Certificate{cert}
-	}
-	return t, nil
 }
 
 // notifyPruneInterval is how often the notification log forgets the
