@@ -49,14 +49,18 @@ func (s State) Open() bool { return s < StateResolved }
 func ID(seq uint64) string { return fmt.Sprintf("INC%07d", seq) }
 
 // ParseID returns the sequence number of an incident id.
-func ParseID(id string) (uint64, error) {
+func ParseID(id string) (uint64, error) { return parseSeq("incident", "INC", id) }
+
+// parseSeq returns the sequence number of an id made of prefix and
+// digits; kind names the object in the error.
+func parseSeq(kind, prefix, id string) (uint64, error) {
 	var seq uint64
-	if len(id) < 4 || id[:3] != "INC" {
-		return 0, fmt.Errorf("incident id %q: want INC followed by digits", id)
+	if len(id) <= len(prefix) || id[:len(prefix)] != prefix {
+		return 0, fmt.Errorf("%s id %q: want %s followed by digits", kind, id, prefix)
 	}
-	for _, c := range id[3:] {
+	for _, c := range id[len(prefix):] {
 		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("incident id %q: want INC followed by digits", id)
+			return 0, fmt.Errorf("%s id %q: want %s followed by digits", kind, id, prefix)
 		}
 		seq = seq*10 + uint64(c-'0')
 	}

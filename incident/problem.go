@@ -64,19 +64,7 @@ func (s ProblemState) Open() bool { return s < ProblemResolved }
 func ProblemID(seq uint64) string { return fmt.Sprintf("PRB%07d", seq) }
 
 // ParseProblemID returns the sequence number of a problem id.
-func ParseProblemID(id string) (uint64, error) {
-	var seq uint64
-	if len(id) < 4 || id[:3] != "PRB" {
-		return 0, fmt.Errorf("problem id %q: want PRB followed by digits", id)
-	}
-	for _, c := range id[3:] {
-		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("problem id %q: want PRB followed by digits", id)
-		}
-		seq = seq*10 + uint64(c-'0')
-	}
-	return seq, nil
-}
+func ParseProblemID(id string) (uint64, error) { return parseSeq("problem", "PRB", id) }
 
 // Problem groups incidents that recur with one signature. Immutable once
 // published, like Incident.
