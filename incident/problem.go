@@ -1,7 +1,6 @@
 package incident
 
 import (
-	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -172,28 +171,7 @@ func ProblemTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{
 		Name: ProblemTable,
 		Indexes: map[string]*memdb.IndexSchema{
-			"id": {Name: "id", Unique: true, Indexer: problemIndexer{}},
+			"id": {Name: "id", Unique: true, Indexer: seqIndexer[*Problem]{"problem", func(p *Problem) uint64 { return p.Seq }}},
 		},
 	}
-}
-
-type problemIndexer struct{}
-
-func (problemIndexer) FromObject(obj any) (bool, []byte, error) {
-	p, ok := obj.(*Problem)
-	if !ok {
-		return false, nil, fmt.Errorf("problem index: object is %T, not *Problem", obj)
-	}
-	return true, binary.BigEndian.AppendUint64(nil, p.Seq), nil
-}
-
-func (problemIndexer) FromArgs(args ...any) ([]byte, error) {
-	if len(args) != 1 {
-		return nil, fmt.Errorf("problem index: want one argument, got %d", len(args))
-	}
-	seq, ok := args[0].(uint64)
-	if !ok {
-		return nil, fmt.Errorf("problem index: argument is %T, not uint64", args[0])
-	}
-	return binary.BigEndian.AppendUint64(nil, seq), nil
 }
