@@ -98,27 +98,9 @@ func parseFile(name string, b []byte, pm compat.ParseMatchers) (*file, Errors) {
 		return f, d.errs
 	}
 	d.object(root, "", map[string]func(*yaml.Node, string){
-		"correlation_rules": func(v *yaml.Node, path string) {
-			d.list(v, path, func(_ int, item *yaml.Node, path string) {
-				if r := d.correlationRule(item, path, f); r != nil {
-					f.correlation = append(f.correlation, r)
-				}
-			})
-		},
-		"inhibit_rules": func(v *yaml.Node, path string) {
-			d.list(v, path, func(_ int, item *yaml.Node, path string) {
-				if r := d.inhibitRule(item, path, f); r != nil {
-					f.inhibit = append(f.inhibit, r)
-				}
-			})
-		},
-		"maintenance_windows": func(v *yaml.Node, path string) {
-			d.list(v, path, func(_ int, item *yaml.Node, path string) {
-				if w := d.maintenanceWindow(item, path, f); w != nil {
-					f.maintenance = append(f.maintenance, w)
-				}
-			})
-		},
+		"correlation_rules":   listOf(d, &f.correlation, func(n *yaml.Node, p string) *CorrelationRule { return d.correlationRule(n, p, f) }),
+		"inhibit_rules":       listOf(d, &f.inhibit, func(n *yaml.Node, p string) *InhibitRule { return d.inhibitRule(n, p, f) }),
+		"maintenance_windows": listOf(d, &f.maintenance, func(n *yaml.Node, p string) *MaintenanceWindow { return d.maintenanceWindow(n, p, f) }),
 	})
 	return f, d.errs
 }
