@@ -2,6 +2,8 @@ package incident
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -31,12 +33,17 @@ func (s State) String() string {
 
 // ParseState parses a state name.
 func ParseState(s string) (State, error) {
-	for i, n := range stateNames {
-		if n == s {
-			return State(i), nil
-		}
+	i, err := parseName(stateNames[:], "state", s)
+	return State(i), err
+}
+
+// parseName returns the index of s in names; kind names the value in the
+// error, which lists names.
+func parseName(names []string, kind, s string) (int, error) {
+	if i := slices.Index(names, s); i >= 0 {
+		return i, nil
 	}
-	return 0, fmt.Errorf("unknown state %q: want one of new, acknowledged, in_progress, on_hold, resolved, closed", s)
+	return 0, fmt.Errorf("unknown %s %q: want one of %s", kind, s, strings.Join(names, ", "))
 }
 
 // MarshalText implements encoding.TextMarshaler.

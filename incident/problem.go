@@ -34,12 +34,8 @@ func (s ProblemState) String() string {
 
 // ParseProblemState parses a problem state name.
 func ParseProblemState(s string) (ProblemState, error) {
-	for i, n := range problemStateNames {
-		if n == s {
-			return ProblemState(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown problem state %q: want one of new, investigating, known_error, resolved, closed", s)
+	i, err := parseName(problemStateNames[:], "problem state", s)
+	return ProblemState(i), err
 }
 
 // MarshalText implements encoding.TextMarshaler.
