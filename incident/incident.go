@@ -210,14 +210,7 @@ func (inc *Incident) Revise(now time.Time) *Incident {
 func (inc *Incident) Log(e Entry) { inc.Timeline = append(inc.Timeline, e) }
 
 // HasCI reports whether the incident touches the CI.
-func (inc *Incident) HasCI(id string) bool {
-	for _, c := range inc.CIs {
-		if c == id {
-			return true
-		}
-	}
-	return false
-}
+func (inc *Incident) HasCI(id string) bool { return slices.Contains(inc.CIs, id) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (s *State) UnmarshalText(b []byte) error {

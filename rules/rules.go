@@ -105,14 +105,7 @@ type Topology struct {
 }
 
 // Follows reports whether the topology follows relations of type rel.
-func (t *Topology) Follows(rel string) bool {
-	for _, r := range t.Relations {
-		if r == rel {
-			return true
-		}
-	}
-	return false
-}
+func (t *Topology) Follows(rel string) bool { return slices.Contains(t.Relations, rel) }
 
 // InhibitRule mutes target alerts while a source alert fires, with the
 // semantics of Alertmanager's inhibit_rules.

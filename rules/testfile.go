@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -403,7 +404,7 @@ func (d *decoder) expectedIncident(n *yaml.Node, path string) *ExpectedIncident 
 		},
 		"state": func(v *yaml.Node, p string) {
 			d.str(v, p, &inc.State)
-			if v.Kind == yaml.ScalarNode && !contains(IncidentStates, inc.State) {
+			if v.Kind == yaml.ScalarNode && !slices.Contains(IncidentStates, inc.State) {
 				d.errorf(v, p, "must be one of %s, got %s", strings.Join(IncidentStates, ", "), quote(inc.State))
 			}
 		},
@@ -433,7 +434,7 @@ func (d *decoder) expectedSuppression(n *yaml.Node, path string) *ExpectedSuppre
 		"alert": func(v *yaml.Node, p string) { s.Alert = d.selector(v, p) },
 		"by": func(v *yaml.Node, p string) {
 			d.str(v, p, &s.By)
-			if v.Kind == yaml.ScalarNode && !contains(SuppressionKinds, s.By) {
+			if v.Kind == yaml.ScalarNode && !slices.Contains(SuppressionKinds, s.By) {
 				d.errorf(v, p, "must be one of %s, got %s", strings.Join(SuppressionKinds, ", "), quote(s.By))
 			}
 		},
@@ -451,13 +452,4 @@ func (d *decoder) expectedSuppression(n *yaml.Node, path string) *ExpectedSuppre
 		return nil
 	}
 	return s
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
