@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-memdb"
@@ -150,7 +151,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		} else {
 			st, err := ParseState(s)
 			if err != nil {
-				httpapi.BadParam(w, "state", errors.New("must be open or one of new, acknowledged, in_progress, on_hold, resolved, closed"))
+				httpapi.BadParam(w, "state", errors.New("must be open or one of "+strings.Join(stateNames[:], ", ")))
 				return
 			}
 			f.State = &st

@@ -2,6 +2,8 @@ package incident
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -31,12 +33,17 @@ func (s State) String() string {
 
 // ParseState parses a state name.
 func ParseState(s string) (State, error) {
-	for i, n := range stateNames {
-		if n == s {
-			return State(i), nil
-		}
+	i, err := parseName(stateNames[:], "state", s)
+	return State(i), err
+}
+
+// parseName returns the index of s in names; kind names the value in the
+// error, which lists names.
+func parseName(names []string, kind, s string) (int, error) {
+	if i := slices.Index(names, s); i >= 0 {
+		return i, nil
 	}
-	return 0, fmt.Errorf("unknown state %q: want one of new, acknowledged, in_progress, on_hold, resolved, closed", s)
+	return 0, fmt.Errorf("unknown %s %q: want one of %s", kind, s, strings.Join(names, ", "))
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -49,14 +56,18 @@ func (s State) Open() bool { return s < StateResolved }
 func ID(seq uint64) string { return fmt.Sprintf("INC%07d", seq) }
 
 // ParseID returns the sequence number of an incident id.
-func ParseID(id string) (uint64, error) {
+func ParseID(id string) (uint64, error) { return parseSeq("incident", "INC", id) }
+
+// parseSeq returns the sequence number of an id made of prefix and
+// digits; kind names the object in the error.
+func parseSeq(kind, prefix, id string) (uint64, error) {
 	var seq uint64
-	if len(id) < 4 || id[:3] != "INC" {
-		return 0, fmt.Errorf("incident id %q: want INC followed by digits", id)
+	if len(id) <= len(prefix) || id[:len(prefix)] != prefix {
+		return 0, fmt.Errorf("%s id %q: want %s followed by digits", kind, id, prefix)
 	}
-	for _, c := range id[3:] {
+	for _, c := range id[len(prefix):] {
 		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("incident id %q: want INC followed by digits", id)
+			return 0, fmt.Errorf("%s id %q: want %s followed by digits", kind, id, prefix)
 		}
 		seq = seq*10 + uint64(c-'0')
 	}
@@ -199,14 +210,7 @@ func (inc *Incident) Revise(now time.Time) *Incident {
 func (inc *Incident) Log(e Entry) { inc.Timeline = append(inc.Timeline, e) }
 
 // HasCI reports whether the incident touches the CI.
-func (inc *Incident) HasCI(id string) bool {
-	for _, c := range inc.CIs {
-		if c == id {
-			return true
-		}
-	}
-	return false
-}
+func (inc *Incident) HasCI(id string) bool { return slices.Contains(inc.CIs, id) }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (s *State) UnmarshalText(b []byte) error {

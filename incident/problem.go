@@ -1,7 +1,6 @@
 package incident
 
 import (
-	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -35,12 +34,8 @@ func (s ProblemState) String() string {
 
 // ParseProblemState parses a problem state name.
 func ParseProblemState(s string) (ProblemState, error) {
-	for i, n := range problemStateNames {
-		if n == s {
-			return ProblemState(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown problem state %q: want one of new, investigating, known_error, resolved, closed", s)
+	i, err := parseName(problemStateNames[:], "problem state", s)
+	return ProblemState(i), err
 }
 
 // MarshalText implements encoding.TextMarshaler.
@@ -64,19 +59,7 @@ func (s ProblemState) Open() bool { return s < ProblemResolved }
 func ProblemID(seq uint64) string { return fmt.Sprintf("PRB%07d", seq) }
 
 // ParseProblemID returns the sequence number of a problem id.
-func ParseProblemID(id string) (uint64, error) {
-	var seq uint64
-	if len(id) < 4 || id[:3] != "PRB" {
-		return 0, fmt.Errorf("problem id %q: want PRB followed by digits", id)
-	}
-	for _, c := range id[3:] {
-		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("problem id %q: want PRB followed by digits", id)
-		}
-		seq = seq*10 + uint64(c-'0')
-	}
-	return seq, nil
-}
+func ParseProblemID(id string) (uint64, error) { return parseSeq("problem", "PRB", id) }
 
 // Problem groups incidents that recur with one signature. Immutable once
 // published, like Incident.
@@ -184,28 +167,7 @@ func ProblemTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{
 		Name: ProblemTable,
 		Indexes: map[string]*memdb.IndexSchema{
-			"id": {Name: "id", Unique: true, Indexer: problemIndexer{}},
+			"id": {Name: "id", Unique: true, Indexer: seqIndexer[*Problem]{"problem", func(p *Problem) uint64 { return p.Seq }}},
 		},
 	}
-}
-
-type problemIndexer struct{}
-
-func (problemIndexer) FromObject(obj any) (bool, []byte, error) {
-	p, ok := obj.(*Problem)
-	if !ok {
-		return false, nil, fmt.Errorf("problem index: object is %T, not *Problem", obj)
-	}
-	return true, binary.BigEndian.AppendUint64(nil, p.Seq), nil
-}
-
-func (problemIndexer) FromArgs(args ...any) ([]byte, error) {
-	if len(args) != 1 {
-		return nil, fmt.Errorf("problem index: want one argument, got %d", len(args))
-	}
-	seq, ok := args[0].(uint64)
-	if !ok {
-		return nil, fmt.Errorf("problem index: argument is %T, not uint64", args[0])
-	}
-	return binary.BigEndian.AppendUint64(nil, seq), nil
 }

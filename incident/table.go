@@ -18,28 +18,34 @@ func TableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{
 		Name: Table,
 		Indexes: map[string]*memdb.IndexSchema{
-			"id": {Name: "id", Unique: true, Indexer: seqIndexer{}},
+			"id": {Name: "id", Unique: true, Indexer: seqIndexer[*Incident]{"incident", func(inc *Incident) uint64 { return inc.Seq }}},
 		},
 	}
 }
 
-type seqIndexer struct{}
-
-func (seqIndexer) FromObject(obj any) (bool, []byte, error) {
-	inc, ok := obj.(*Incident)
-	if !ok {
-		return false, nil, fmt.Errorf("incident index: object is %T, not *Incident", obj)
-	}
-	return true, seqKey(inc.Seq), nil
+// seqIndexer indexes rows of type T by sequence number; noun names the
+// rows in its errors.
+type seqIndexer[T any] struct {
+	noun string
+	seq  func(T) uint64
 }
 
-func (seqIndexer) FromArgs(args ...any) ([]byte, error) {
+func (x seqIndexer[T]) FromObject(obj any) (bool, []byte, error) {
+	row, ok := obj.(T)
+	if !ok {
+		var want T
+		return false, nil, fmt.Errorf("%s index: object is %T, not %T", x.noun, obj, want)
+	}
+	return true, seqKey(x.seq(row)), nil
+}
+
+func (x seqIndexer[T]) FromArgs(args ...any) ([]byte, error) {
 	if len(args) != 1 {
-		return nil, fmt.Errorf("incident index: want one argument, got %d", len(args))
+		return nil, fmt.Errorf("%s index: want one argument, got %d", x.noun, len(args))
 	}
 	seq, ok := args[0].(uint64)
 	if !ok {
-		return nil, fmt.Errorf("incident index: argument is %T, not uint64", args[0])
+		return nil, fmt.Errorf("%s index: argument is %T, not uint64", x.noun, args[0])
 	}
 	return seqKey(seq), nil
 }

@@ -221,6 +221,18 @@ func (d *decoder) list(n *yaml.Node, path string, each func(i int, item *yaml.No
 	}
 }
 
+// listOf returns an object handler for a list whose items one decodes,
+// appending to dst every item it returns (nil: the item had errors).
+func listOf[T any](d *decoder, dst *[]*T, one func(n *yaml.Node, path string) *T) func(*yaml.Node, string) {
+	return func(v *yaml.Node, path string) {
+		d.list(v, path, func(_ int, item *yaml.Node, path string) {
+			if x := one(item, path); x != nil {
+				*dst = append(*dst, x)
+			}
+		})
+	}
+}
+
 func (d *decoder) scalar(n *yaml.Node, path, what string) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
 		d.errorf(n, path, "must be %s, got %s", what, kindName(n))

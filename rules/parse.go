@@ -98,27 +98,9 @@ func parseFile(name string, b []byte, pm compat.ParseMatchers) (*file, Errors) {
 		return f, d.errs
 	}
 	d.object(root, "", map[string]func(*yaml.Node, string){
-		"correlation_rules": func(v *yaml.Node, path string) {
-			d.list(v, path, func(_ int, item *yaml.Node, path string) {
-				if r := d.correlationRule(item, path, f); r != nil {
-					f.correlation = append(f.correlation, r)
-				}
-			})
-		},
-		"inhibit_rules": func(v *yaml.Node, path string) {
-			d.list(v, path, func(_ int, item *yaml.Node, path string) {
-				if r := d.inhibitRule(item, path, f); r != nil {
-					f.inhibit = append(f.inhibit, r)
-				}
-			})
-		},
-		"maintenance_windows": func(v *yaml.Node, path string) {
-			d.list(v, path, func(_ int, item *yaml.Node, path string) {
-				if w := d.maintenanceWindow(item, path, f); w != nil {
-					f.maintenance = append(f.maintenance, w)
-				}
-			})
-		},
+		"correlation_rules":   listOf(d, &f.correlation, func(n *yaml.Node, p string) *CorrelationRule { return d.correlationRule(n, p, f) }),
+		"inhibit_rules":       listOf(d, &f.inhibit, func(n *yaml.Node, p string) *InhibitRule { return d.inhibitRule(n, p, f) }),
+		"maintenance_windows": listOf(d, &f.maintenance, func(n *yaml.Node, p string) *MaintenanceWindow { return d.maintenanceWindow(n, p, f) }),
 	})
 	return f, d.errs
 }
@@ -398,38 +380,10 @@ func (d *decoder) timeIntervals(n *yaml.Node, path string) []timeinterval.TimeIn
 					ti.Times = append(ti.Times, tr)
 				})
 			},
-			"weekdays": each(func(it *yaml.Node) error {
-				var r timeinterval.WeekdayRange
-				err := decodeScalar(it, &r)
-				if err == nil {
-					ti.Weekdays = append(ti.Weekdays, r)
-				}
-				return err
-			}),
-			"days_of_month": each(func(it *yaml.Node) error {
-				var r timeinterval.DayOfMonthRange
-				err := decodeScalar(it, &r)
-				if err == nil {
-					ti.DaysOfMonth = append(ti.DaysOfMonth, r)
-				}
-				return err
-			}),
-			"months": each(func(it *yaml.Node) error {
-				var r timeinterval.MonthRange
-				err := decodeScalar(it, &r)
-				if err == nil {
-					ti.Months = append(ti.Months, r)
-				}
-				return err
-			}),
-			"years": each(func(it *yaml.Node) error {
-				var r timeinterval.YearRange
-				err := decodeScalar(it, &r)
-				if err == nil {
-					ti.Years = append(ti.Years, r)
-				}
-				return err
-			}),
+			"weekdays":      each(appendScalar(&ti.Weekdays)),
+			"days_of_month": each(appendScalar(&ti.DaysOfMonth)),
+			"months":        each(appendScalar(&ti.Months)),
+			"years":         each(appendScalar(&ti.Years)),
 			"location": func(v *yaml.Node, p string) {
 				var loc timeinterval.Location
 				if err := decodeScalar(v, &loc); err != nil {
@@ -442,6 +396,19 @@ func (d *decoder) timeIntervals(n *yaml.Node, path string) []timeinterval.TimeIn
 		out = append(out, ti)
 	})
 	return out
+}
+
+// appendScalar returns a decoder of one list item, a scalar, that
+// appends it to dst.
+func appendScalar[T any](dst *[]T) func(*yaml.Node) error {
+	return func(it *yaml.Node) error {
+		var v T
+		if err := decodeScalar(it, &v); err != nil {
+			return err
+		}
+		*dst = append(*dst, v)
+		return nil
+	}
 }
 
 func decodeScalar(n *yaml.Node, dst any) error {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -104,14 +105,7 @@ type Topology struct {
 }
 
 // Follows reports whether the topology follows relations of type rel.
-func (t *Topology) Follows(rel string) bool {
-	for _, r := range t.Relations {
-		if r == rel {
-			return true
-		}
-	}
-	return false
-}
+func (t *Topology) Follows(rel string) bool { return slices.Contains(t.Relations, rel) }
 
 // InhibitRule mutes target alerts while a source alert fires, with the
 // semantics of Alertmanager's inhibit_rules.
@@ -170,23 +164,12 @@ func (w *MaintenanceWindow) ActiveAt(t time.Time) bool {
 // Covers reports whether the window applies to an alert bound to CI ciID
 // ("" when unbound) with labels ls, at any time.
 func (w *MaintenanceWindow) Covers(ciID string, ls ingest.Labels) bool {
-	if len(w.CIs) > 0 && !containsSorted(w.CIs, ciID) {
-		return false
-	}
-	return matches(w.Matchers, ls)
-}
-
-func containsSorted(s []string, v string) bool {
-	lo, hi := 0, len(s)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if s[m] < v {
-			lo = m + 1
-		} else {
-			hi = m
+	if len(w.CIs) > 0 {
+		if _, ok := slices.BinarySearch(w.CIs, ciID); !ok {
+			return false
 		}
 	}
-	return lo < len(s) && s[lo] == v
+	return matches(w.Matchers, ls)
 }
 
 // matches reports whether every matcher matches ls; a missing label is

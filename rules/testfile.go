@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -203,22 +204,10 @@ func (d *decoder) testCase(n *yaml.Node, path string) *TestCase {
 	tc := &TestCase{Start: DefaultTestStart, Pos: d.pos(n)}
 	nerr := d.nerrs
 	seen := d.object(n, path, map[string]func(*yaml.Node, string){
-		"name":  func(v *yaml.Node, p string) { d.str(v, p, &tc.Name) },
-		"start": func(v *yaml.Node, p string) { d.timestamp(v, p, &tc.Start) },
-		"events": func(v *yaml.Node, p string) {
-			d.list(v, p, func(_ int, item *yaml.Node, p string) {
-				if e := d.testEvent(item, p); e != nil {
-					tc.Events = append(tc.Events, e)
-				}
-			})
-		},
-		"expect": func(v *yaml.Node, p string) {
-			d.list(v, p, func(_ int, item *yaml.Node, p string) {
-				if e := d.expectation(item, p); e != nil {
-					tc.Expect = append(tc.Expect, e)
-				}
-			})
-		},
+		"name":   func(v *yaml.Node, p string) { d.str(v, p, &tc.Name) },
+		"start":  func(v *yaml.Node, p string) { d.timestamp(v, p, &tc.Start) },
+		"events": listOf(d, &tc.Events, d.testEvent),
+		"expect": listOf(d, &tc.Expect, d.expectation),
 	})
 	if seen == nil {
 		return nil
@@ -343,21 +332,9 @@ func (d *decoder) expectation(n *yaml.Node, path string) *Expectation {
 	x := &Expectation{Pos: d.pos(n)}
 	nerr := d.nerrs
 	seen := d.object(n, path, map[string]func(*yaml.Node, string){
-		"at": func(v *yaml.Node, p string) { d.offset(v, p, &x.At) },
-		"incidents": func(v *yaml.Node, p string) {
-			d.list(v, p, func(_ int, item *yaml.Node, p string) {
-				if inc := d.expectedIncident(item, p); inc != nil {
-					x.Incidents = append(x.Incidents, inc)
-				}
-			})
-		},
-		"suppressed": func(v *yaml.Node, p string) {
-			d.list(v, p, func(_ int, item *yaml.Node, p string) {
-				if s := d.expectedSuppression(item, p); s != nil {
-					x.Suppressed = append(x.Suppressed, s)
-				}
-			})
-		},
+		"at":         func(v *yaml.Node, p string) { d.offset(v, p, &x.At) },
+		"incidents":  listOf(d, &x.Incidents, d.expectedIncident),
+		"suppressed": listOf(d, &x.Suppressed, d.expectedSuppression),
 	})
 	if seen == nil {
 		return nil
@@ -409,13 +386,7 @@ func (d *decoder) expectedIncident(n *yaml.Node, path string) *ExpectedIncident 
 	inc := &ExpectedIncident{Pos: d.pos(n)}
 	nerr := d.nerrs
 	seen := d.object(n, path, map[string]func(*yaml.Node, string){
-		"alerts": func(v *yaml.Node, p string) {
-			d.list(v, p, func(_ int, item *yaml.Node, p string) {
-				if s := d.selector(item, p); s != nil {
-					inc.Alerts = append(inc.Alerts, s)
-				}
-			})
-		},
+		"alerts": listOf(d, &inc.Alerts, d.selector),
 		"probable_cause": func(v *yaml.Node, p string) {
 			var s string
 			d.str(v, p, &s)
@@ -433,7 +404,7 @@ func (d *decoder) expectedIncident(n *yaml.Node, path string) *ExpectedIncident 
 		},
 		"state": func(v *yaml.Node, p string) {
 			d.str(v, p, &inc.State)
-			if v.Kind == yaml.ScalarNode && !contains(IncidentStates, inc.State) {
+			if v.Kind == yaml.ScalarNode && !slices.Contains(IncidentStates, inc.State) {
 				d.errorf(v, p, "must be one of %s, got %s", strings.Join(IncidentStates, ", "), quote(inc.State))
 			}
 		},
@@ -463,7 +434,7 @@ func (d *decoder) expectedSuppression(n *yaml.Node, path string) *ExpectedSuppre
 		"alert": func(v *yaml.Node, p string) { s.Alert = d.selector(v, p) },
 		"by": func(v *yaml.Node, p string) {
 			d.str(v, p, &s.By)
-			if v.Kind == yaml.ScalarNode && !contains(SuppressionKinds, s.By) {
+			if v.Kind == yaml.ScalarNode && !slices.Contains(SuppressionKinds, s.By) {
 				d.errorf(v, p, "must be one of %s, got %s", strings.Join(SuppressionKinds, ", "), quote(s.By))
 			}
 		},
@@ -481,13 +452,4 @@ func (d *decoder) expectedSuppression(n *yaml.Node, path string) *ExpectedSuppre
 		return nil
 	}
 	return s
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

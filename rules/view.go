@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/prometheus/alertmanager/pkg/labels"
-	"github.com/prometheus/common/model"
 
 	"github.com/sift-itsm/sift/ingest"
 )
@@ -19,14 +18,8 @@ type labelPair struct{ name, value string }
 type labelView []labelPair
 
 func unpack(dst labelView, ls ingest.Labels) labelView {
-	s := string(ls)
-	for len(s) > 0 {
-		i := strings.IndexByte(s, model.SeparatorByte)
-		name := s[:i]
-		s = s[i+1:]
-		j := strings.IndexByte(s, model.SeparatorByte)
-		dst = append(dst, labelPair{name, s[:j]})
-		s = s[j+1:]
+	for name, value := range ls.All() {
+		dst = append(dst, labelPair{name, value})
 	}
 	return dst
 }

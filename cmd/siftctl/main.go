@@ -111,35 +111,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return checkCMDB(*cmdbFiles, stdout, stderr)
 	case replayCmd.FullCommand():
 		return replay(ro, stdout, stderr)
-	case incList.FullCommand(), incShow.FullCommand(), incAck.FullCommand(), incResolve.FullCommand(),
-		probList.FullCommand(), probShow.FullCommand(), chgList.FullCommand():
-		var err error
-		switch cmd {
-		case incList.FullCommand():
-			err = cl.incidentsList(stdout, *incState, *incPriority, *incLimit)
-		case incShow.FullCommand():
-			err = cl.incidentShow(stdout, *incShowID)
-		case incAck.FullCommand():
-			err = cl.incidentAct(stdout, *incAckID, "ack", *actor, *comment)
-		case incResolve.FullCommand():
-			err = cl.incidentAct(stdout, *incResolveID, "resolve", *actor, *comment)
-		case probList.FullCommand():
-			err = cl.problemsList(stdout, *probState)
-		case probShow.FullCommand():
-			err = cl.problemShow(stdout, *probShowID)
-		case chgList.FullCommand():
-			err = cl.changesList(stdout)
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "siftctl:", err)
-			return 1
-		}
+	case incList.FullCommand():
+		return apiExit(cl.incidentsList(stdout, *incState, *incPriority, *incLimit), stderr)
+	case incShow.FullCommand():
+		return apiExit(cl.incidentShow(stdout, *incShowID), stderr)
+	case incAck.FullCommand():
+		return apiExit(cl.incidentAct(stdout, *incAckID, "ack", *actor, *comment), stderr)
+	case incResolve.FullCommand():
+		return apiExit(cl.incidentAct(stdout, *incResolveID, "resolve", *actor, *comment), stderr)
+	case probList.FullCommand():
+		return apiExit(cl.problemsList(stdout, *probState), stderr)
+	case probShow.FullCommand():
+		return apiExit(cl.problemShow(stdout, *probShowID), stderr)
+	case chgList.FullCommand():
+		return apiExit(cl.changesList(stdout), stderr)
 	case routesShowCmd:
 		return routesShow(routes, stdout, stderr)
 	case routesTestCmd:
 		return routesTest(routes, stdout, stderr)
 	case rep.recurring.FullCommand(), rep.mtt.FullCommand(), rep.noise.FullCommand():
 		return report(&rep, cmd, stdout, stderr)
+	}
+	return 0
+}
+
+// apiExit is the exit code of a command that talks to siftd: 1, with
+// the error on stderr, when it failed.
+func apiExit(err error, stderr io.Writer) int {
+	if err != nil {
+		fmt.Fprintln(stderr, "siftctl:", err)
+		return 1
 	}
 	return 0
 }

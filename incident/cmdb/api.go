@@ -124,14 +124,10 @@ func (g *Graph) List(class, q, from string, limit int) CIPage {
 
 func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit := DefaultPageSize
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxPageSize {
-			badParam(w, "limit", "must be an integer from 1 to "+strconv.Itoa(MaxPageSize))
-			return
-		}
-		limit = n
+	limit, err := httpapi.Limit(r)
+	if err != nil {
+		httpapi.BadParam(w, "limit", err)
+		return
 	}
 	writeJSON(w, http.StatusOK, a.s.Graph().List(q.Get("class"), q.Get("q"), q.Get("page_token"), limit))
 }

@@ -354,9 +354,7 @@ func (g *Graph) Bind(ls ingest.Labels) (*CI, bool) {
 	}
 	var vals [len(bindLabels)]string
 	var have [len(bindLabels)]bool
-	for s := string(ls); len(s) > 0; {
-		name, value, rest := nextLabel(s)
-		s = rest
+	for name, value := range ls.All() {
 		for i, b := range bindLabels {
 			if name == b {
 				vals[i], have[i] = value, true
@@ -427,36 +425,11 @@ func (g *Graph) firstMatch(list []int32, ls string, best int32) int32 {
 
 func matchesAll(ms labels.Matchers, ls string) bool {
 	for _, m := range ms {
-		if !m.Matches(labelValue(ls, m.Name)) {
+		if v, _ := ingest.Labels(ls).Get(m.Name); !m.Matches(v) {
 			return false
 		}
 	}
 	return true
-}
-
-// nextLabel splits the first label off a packed label string (see
-// ingest.Labels).
-func nextLabel(s string) (name, value, rest string) {
-	i := strings.IndexByte(s, 0xff)
-	name, s = s[:i], s[i+1:]
-	j := strings.IndexByte(s, 0xff)
-	return name, s[:j], s[j+1:]
-}
-
-// labelValue is the value of the named label in a packed label string, ""
-// when absent (as Alertmanager matchers see a missing label).
-func labelValue(s, name string) string {
-	for len(s) > 0 {
-		n, v, rest := nextLabel(s)
-		if n == name {
-			return v
-		}
-		if n > name {
-			break
-		}
-		s = rest
-	}
-	return ""
 }
 
 // hostOf strips the port from an instance label: "host:9100" -> "host",

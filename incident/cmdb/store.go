@@ -174,20 +174,18 @@ func (s *Store) LoadFiles(paths []string) (changed bool, err error) {
 		return false, nil
 	}
 	ds, err := parseContents(paths, contents)
+	var g *Graph
 	if err == nil {
-		var cis []CI
-		var rels []Relation
-		if cis, rels, err = assemble(nil, ds); err == nil {
-			s.swap(newGraph(cis, rels))
-		}
+		g, err = NewGraph(ds)
 	}
 	if err != nil {
 		s.m.imports.WithLabelValues(resultFailure).Inc()
 		return false, fmt.Errorf("loading cmdb: %w", err)
 	}
+	s.swap(g)
 	s.filesHash = h.Sum64()
 	s.imported()
-	s.logger.Info("cmdb loaded", "files", len(paths), "cis", s.Graph().Len(), "relations", s.Graph().NumRelations())
+	s.logger.Info("cmdb loaded", "files", len(paths), "cis", g.Len(), "relations", g.NumRelations())
 	return true, nil
 }
 
