@@ -80,4 +80,7 @@ func (e *Engine) Enqueue(c *Command) (*Pending, error) {
 // returns the command's outcome: an action the incident refused live (a
 // *incident.TransitionError, ErrNoIncident) is refused again. Recovery
 // calls it; only before Run.
-func (e *Engine) ReplayCommand(c *Command) (any, error) { return e.execute(c, nil) }
+func (e *Engine) ReplayCommand(c *Command) (any, error) {
+	v, _, err := e.execute(c, nil, time.Time{}, markFor{records: 1, command: true})
+	return v, err
+}

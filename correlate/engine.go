@@ -87,8 +87,10 @@ type Engine struct {
 	closed   bool
 	done     chan struct{}
 
-	// cmdLog, when set (before Run), makes commands durable (command.go).
-	cmdLog CommandLog
+	// cmdLog, when set (before Run), makes commands durable (command.go);
+	// markLog marks batches in the same log (marks.go).
+	cmdLog  CommandLog
+	markLog MarkLog
 	// clock is the clock of the last batch applied, owned by Run (or
 	// Replay before it): a command never applies before it.
 	clock time.Time
@@ -280,7 +282,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		timerArmed bool
 	)
 	flush := func() {
-		e.applyBatch(pending)
+		e.applyBatch(pending, parts)
 		pending, parts = nil, 0
 		for _, w := range waiters {
 			close(w)
@@ -316,7 +318,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				if parts > 0 {
 					flush()
 				}
-				_, _ = e.execute(it.cmd, it.reply)
+				_, _, _ = e.execute(it.cmd, it.reply, time.Time{}, markFor{records: 1, command: true})
 				continue
 			}
 			if parts == 0 {
@@ -353,26 +355,30 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-func (e *Engine) applyBatch(events []ingest.Event) {
-	e.applyAt(e.now(), events, int64(len(events)))
+// applyBatch applies the events of the submissions the queue gave.
+func (e *Engine) applyBatch(events []ingest.Event, submissions int) {
+	e.applyAt(e.now(), events, int64(len(events)), markFor{records: submissions})
 }
 
 // Replay applies events as one batch at engine clock reading now, on the
 // caller's goroutine, and hands the batch to the sinks. Recovery replays
 // the write-ahead log through it, with the clock following the recorded
-// receive times. Call it only before Run.
+// receive times; the events are one record the log has not marked
+// (ReplayMarked is for those it has). Call it only before Run.
 func (e *Engine) Replay(now time.Time, events []ingest.Event) {
-	e.applyAt(now, events, 0)
+	e.applyAt(now, events, 0, markFor{records: 1})
 }
 
 // applyAt applies a batch at now; dequeued is how many of its events
 // leave the queue.
-func (e *Engine) applyAt(now time.Time, events []ingest.Event, dequeued int64) {
+func (e *Engine) applyAt(now time.Time, events []ingest.Event, dequeued int64, m markFor) *Batch {
 	start := time.Now() // for the metric only: the engine clock is now
 	e.begin(now)
 	b := e.st.apply(now, events, e.settings.Load())
 	e.queued.Add(-dequeued)
+	e.mark(b, m)
 	e.publish(b, start)
+	return b
 }
 
 // begin readies the state for a batch at now: the clock advances to it
@@ -398,15 +404,19 @@ func (e *Engine) publish(b *Batch, start time.Time) {
 }
 
 // execute applies a command at c.At, or at the clock of the batch before
-// it if that is later, in a batch of its own, and hands the batch to the
-// sinks; reply, when set, gets the outcome first. The engine is
-// deterministic in its commands and their clocks, so replaying a logged
-// command gives the outcome (a refusal included) it had live.
-func (e *Engine) execute(c *Command, reply chan<- commandResult) (any, error) {
+// it if that is later (at, when set, overrides both: the clock its mark
+// recorded), in a batch of its own, and hands the batch to the sinks;
+// reply, when set, gets the outcome first. The engine is deterministic in
+// its commands and their clocks, so replaying a logged command gives the
+// outcome (a refusal included) it had live.
+func (e *Engine) execute(c *Command, reply chan<- commandResult, at time.Time, m markFor) (any, *Batch, error) {
 	start := time.Now() // for the metric only
-	now := c.At
-	if now.Before(e.clock) {
-		now = e.clock
+	now := at
+	if now.IsZero() {
+		now = c.At
+		if now.Before(e.clock) {
+			now = e.clock
+		}
 	}
 	e.begin(now)
 	var (
@@ -436,11 +446,12 @@ func (e *Engine) execute(c *Command, reply chan<- commandResult) (any, error) {
 	default:
 		b, err = &Batch{Now: now}, errEmptyCommand
 	}
+	e.mark(b, m)
 	if reply != nil {
 		reply <- commandResult{v: v, err: err}
 	}
 	e.publish(b, start)
-	return v, err
+	return v, b, err
 }
 
 // command runs c, stamped with the engine clock, after everything

@@ -32,8 +32,10 @@ type stateSnapshot struct {
 	// Clock is the engine's clock: the last batch's (Unix ns).
 	Clock                                 int64
 	Seq, ApplyNo, IncSeq, ProbSeq, SilSeq uint64
-	OpenIncidents                         int
-	Active                                []int
+	// Mark is the last batch mark (0 in snapshots from before marks).
+	Mark          uint64
+	OpenIncidents int
+	Active        []int
 
 	Alerts    []snapAlert
 	Incidents []snapIncident
@@ -143,7 +145,7 @@ func (s *state) buildSnapshot(clock time.Time) (*stateSnapshot, error) {
 	}
 	snap := stateSnapshot{
 		Clock: unixNano(clock),
-		Seq:   s.seq, ApplyNo: s.applyNo, IncSeq: s.incSeq, ProbSeq: s.probSeq, SilSeq: s.silSeq,
+		Seq:   s.seq, ApplyNo: s.applyNo, IncSeq: s.incSeq, ProbSeq: s.probSeq, SilSeq: s.silSeq, Mark: s.mark,
 		OpenIncidents: s.openIncidents, Active: slices.Clone(s.active[:]),
 		Groups: map[string]uint64{}, CIInc: map[string]uint64{}, Sigs: map[string]snapSig{},
 		MutedBy: mutedBy, Changes: slices.Clone(s.changes),
@@ -265,7 +267,7 @@ func (s *state) readSnapshot(r io.Reader, rs *rules.Set) (clock time.Time, err e
 		return time.Time{}, fmt.Errorf("engine state has %d severities, this siftd %d", len(snap.Active), len(s.active))
 	}
 	s.setRules(rs)
-	s.seq, s.applyNo, s.incSeq, s.probSeq, s.silSeq = snap.Seq, snap.ApplyNo, snap.IncSeq, snap.ProbSeq, snap.SilSeq
+	s.seq, s.applyNo, s.incSeq, s.probSeq, s.silSeq, s.mark = snap.Seq, snap.ApplyNo, snap.IncSeq, snap.ProbSeq, snap.SilSeq, snap.Mark
 	s.openIncidents = snap.OpenIncidents
 	copy(s.active[:], snap.Active)
 	tx := lazyTxn{db: s.db, pages: s.pages}
@@ -424,6 +426,8 @@ func (e *Engine) RestoreSnapshot(r io.Reader) error {
 type SnapshotState struct {
 	snap              *stateSnapshot
 	Alerts, Incidents int
+	// Mark is the last batch mark the state includes.
+	Mark uint64
 	// Took is how long the engine paused to copy it.
 	Took time.Duration
 	Err  error
@@ -462,5 +466,5 @@ func (e *Engine) QueueSnapshot() (<-chan SnapshotState, error) {
 func (e *Engine) copyState() SnapshotState {
 	start := time.Now()
 	snap, err := e.st.buildSnapshot(e.clock)
-	return SnapshotState{snap: snap, Alerts: len(e.st.alerts), Incidents: len(e.st.incidents), Took: time.Since(start), Err: err}
+	return SnapshotState{snap: snap, Alerts: len(e.st.alerts), Incidents: len(e.st.incidents), Mark: e.st.mark, Took: time.Since(start), Err: err}
 }

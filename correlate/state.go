@@ -72,7 +72,11 @@ type Change struct {
 // receive every batch after it is committed.
 type Batch struct {
 	// Seq numbers batches from 1 in the order they were applied.
-	Seq    uint64
+	Seq uint64
+	// Mark is the number of the batch's mark in the write-ahead log
+	// (BatchMark), 0 without one: a sink that must see a batch exactly
+	// as a replay would make it waits until the mark is durable.
+	Mark   uint64
 	Now    time.Time
 	Events []ingest.Event
 	// Actions are the users' actions on incidents the batch applied.
@@ -251,6 +255,8 @@ type state struct {
 	// active counts firing alerts by severity.
 	active [len(severityIndex)]int
 	seq    uint64
+	// mark numbers the batches the write-ahead log marked (marks.go).
+	mark uint64
 }
 
 var severityIndex = [...]ingest.Severity{ingest.SeverityCritical, ingest.SeverityMajor, ingest.SeverityMinor, ingest.SeverityWarning, ingest.SeverityInfo}

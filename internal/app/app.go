@@ -534,7 +534,7 @@ func (a *App) recover() error {
 		return err
 	}
 	start := time.Now()
-	st, err := wal.Recover(a.wal, from, a.engine)
+	st, err := wal.Recover(a.wal, from, a.engine, nil)
 	if err != nil {
 		return fmt.Errorf("recovering from the write-ahead log: %w", err)
 	}

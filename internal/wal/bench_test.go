@@ -120,7 +120,7 @@ func BenchmarkRecover(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		eng := correlate.New(correlate.Options{})
-		st, err := Recover(l, Pos{}, eng)
+		st, err := Recover(l, Pos{}, eng, nil)
 		if err != nil || st.Events != 100000 {
 			b.Fatal(err, st)
 		}
@@ -162,7 +162,7 @@ func BenchmarkRestoreSnapshotAndTail(b *testing.B) {
 		if err := eng.RestoreSnapshot(bytes.NewReader(snap.Bytes())); err != nil {
 			b.Fatal(err)
 		}
-		st, err := Recover(l, Pos{}, eng)
+		st, err := Recover(l, Pos{}, eng, nil)
 		if err != nil || st.Events != 1_000_000 {
 			b.Fatal(err, st)
 		}

@@ -152,6 +152,12 @@ type Log struct {
 	reqs   chan *request
 	done   chan struct{}
 
+	// posted are Post's records, not yet taken by the writer; postWake
+	// tells it there are some.
+	postMu   sync.Mutex
+	posted   []*request
+	postWake chan struct{}
+
 	// mu guards segs and end, which Replay and Truncate read.
 	mu   sync.Mutex
 	segs []int // indices on disk, ascending; the last is active
@@ -209,6 +215,7 @@ func Open(opts Options) (*Log, error) {
 		m:        newMetrics(opts.Registerer),
 		sync:     datasync,
 		reqs:     make(chan *request, queueSize),
+		postWake: make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		next:     make(chan prepared, 1),
 		stopPrep: make(chan struct{}),
@@ -582,6 +589,42 @@ func (l *Log) AppendThen(recs [][]byte, then func(end Pos)) (Pos, error) {
 	return r.end, nil
 }
 
+// Post writes rec with the next group commit and returns at once; then,
+// if not nil, runs on the writer goroutine once rec is durable, in log
+// order. It never blocks, whatever the log is waiting for: the engine
+// posts its batch marks from its own goroutine while the log's callbacks
+// may be waiting for the engine. A failed write is reported to the
+// appenders of its group (and makes the log fail), not here: then never
+// runs.
+func (l *Log) Post(rec []byte, then func(end Pos)) error {
+	if len(rec) == 0 || len(rec) > MaxRecordSize {
+		return fmt.Errorf("record of %d bytes: must be 1 to %d", len(rec), MaxRecordSize)
+	}
+	l.sendMu.RLock()
+	defer l.sendMu.RUnlock()
+	if l.closed {
+		return ErrClosed
+	}
+	l.postMu.Lock()
+	l.posted = append(l.posted, &request{recs: [][]byte{rec}, size: frameHeader + len(rec), then: then})
+	l.postMu.Unlock()
+	select {
+	case l.postWake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// takePosted appends the posted records to group.
+func (l *Log) takePosted(group []*request) []*request {
+	l.postMu.Lock()
+	defer l.postMu.Unlock()
+	group = append(group, l.posted...)
+	clear(l.posted)
+	l.posted = l.posted[:0]
+	return group
+}
+
 // Close writes and syncs what is queued, then closes the active segment.
 // Later appends fail with ErrClosed.
 func (l *Log) Close() error {
@@ -611,7 +654,9 @@ func (l *Log) run() {
 				l.finish()
 				return
 			}
-			l.group = append(l.group[:0], r)
+			// Posted records ride with the group: they are marks of
+			// batches whose records the log wrote before.
+			l.group = append(l.takePosted(l.group[:0]), r)
 			bytes := r.size
 			open := true
 		gather:
@@ -634,6 +679,11 @@ func (l *Log) run() {
 				l.finish()
 				return
 			}
+		case <-l.postWake:
+			if l.group = l.takePosted(l.group[:0]); len(l.group) > 0 {
+				l.commit(l.group)
+				clear(l.group)
+			}
 		case <-tick:
 			if l.dirty && l.err == nil {
 				if err := l.fsync(l.f); err != nil {
@@ -646,6 +696,11 @@ func (l *Log) run() {
 }
 
 func (l *Log) finish() {
+	// Close waited for Post's read lock: nothing is posted after this.
+	if l.group = l.takePosted(l.group[:0]); len(l.group) > 0 {
+		l.commit(l.group)
+		clear(l.group)
+	}
 	if l.err == nil {
 		l.seal()
 	} else {
@@ -712,7 +767,9 @@ func (l *Log) commit(group []*request) {
 	}
 	if l.err != nil {
 		for _, r := range group {
-			r.done <- l.err
+			if r.done != nil {
+				r.done <- l.err
+			}
 		}
 		return
 	}
@@ -727,7 +784,9 @@ func (l *Log) commit(group []*request) {
 		if r.then != nil {
 			r.then(r.end)
 		}
-		r.done <- nil
+		if r.done != nil {
+			r.done <- nil
+		}
 	}
 }
 

@@ -36,6 +36,8 @@ const (
 	// per partition, the last offset of the messages it holds
 	// (AppendKafkaEvents).
 	KindKafkaEvents Kind = 3
+	// KindMark is an engine batch mark (correlate.BatchMark, AppendMark).
+	KindMark Kind = 4
 )
 
 // compressed, set on a record's kind byte, says that the rest of the
@@ -52,6 +54,8 @@ func (k Kind) String() string {
 		return "command"
 	case KindKafkaEvents:
 		return "kafka events"
+	case KindMark:
+		return "mark"
 	}
 	return fmt.Sprintf("Kind(%d)", byte(k))
 }

@@ -154,7 +154,7 @@ func restart(t *testing.T, dir string, now func() time.Time) (*correlate.Engine,
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = l.Close() })
 	restored := correlate.New(correlate.Options{Now: now})
-	st, err := Recover(l, Pos{}, restored)
+	st, err := Recover(l, Pos{}, restored, nil)
 	require.NoError(t, err)
 	return restored, st
 }
@@ -233,7 +233,7 @@ func TestRecoverRefusesUnknownKinds(t *testing.T) {
 	l := open(t, t.TempDir())
 	_, err := l.Append([][]byte{{99, 1, 2}})
 	require.NoError(t, err)
-	_, err = Recover(l, Pos{}, replayFunc(func(time.Time, []ingest.Event) {}))
+	_, err = Recover(l, Pos{}, replayFunc(func(time.Time, []ingest.Event) {}), nil)
 	require.ErrorContains(t, err, "kind Kind(99) is not supported")
 }
 
@@ -242,6 +242,17 @@ type replayFunc func(time.Time, []ingest.Event)
 func (f replayFunc) Replay(now time.Time, evs []ingest.Event) { f(now, evs) }
 
 func (f replayFunc) ReplayCommand(*correlate.Command) (any, error) { return nil, nil }
+
+func (f replayFunc) ReplayMarked(m correlate.BatchMark, evs []ingest.Event) uint64 {
+	f(m.Clock, evs)
+	return m.Seq
+}
+
+func (f replayFunc) ReplayCommandMarked(m correlate.BatchMark, _ *correlate.Command) (any, uint64, error) {
+	return nil, m.Seq, nil
+}
+
+func (replayFunc) Mark() uint64 { return 0 }
 
 // TestRecoverCommands: incident actions and silences go through the
 // Commander between event batches; a new engine recovered from the log
@@ -284,7 +295,7 @@ func TestRecoverCommands(t *testing.T) {
 
 	restored, st := restart(t, dir, now)
 	require.Equal(t, l.End(), st.End)
-	require.Equal(t, RecoverStats{Records: 6, Events: 5, Commands: 4, Refused: 1, Kafka: Offsets{}, End: st.End, Clock: clock}, st)
+	require.Equal(t, RecoverStats{Records: 6, Events: 5, Commands: 4, Refused: 1, Unmarked: 6, Kafka: Offsets{}, End: st.End, Clock: clock}, st)
 	require.Equal(t, incidentSummary(t, live), incidentSummary(t, restored))
 	require.Equal(t, alertSummary(t, live), alertSummary(t, restored))
 	sum := incidentSummary(t, restored)
@@ -324,7 +335,7 @@ func TestSubmitOffsets(t *testing.T) {
 	require.Equal(t, int64(6), s.Offsets()[TopicPartition{"t", 0}], "refused: nothing logged")
 
 	var replayed [][]ingest.Event
-	st, err := Recover(l, Pos{}, replayFunc(func(_ time.Time, evs []ingest.Event) { replayed = append(replayed, evs) }))
+	st, err := Recover(l, Pos{}, replayFunc(func(_ time.Time, evs []ingest.Event) { replayed = append(replayed, evs) }), nil)
 	require.NoError(t, err)
 	require.Equal(t, Offsets{{"t", 0}: 6, {"t", 1}: 4}, st.Kafka)
 	require.Equal(t, 3, st.Records)
