@@ -18,9 +18,12 @@ const (
 	dropCorrupt   = "corrupt"    // a spool file that cannot be read back
 	dropSpoolIO   = "spool_error"
 	dropClosed    = "closed" // handed to a stopped writer
+	// dropNotDurable: at shutdown, batches whose mark never reached the
+	// write-ahead log (it failed); the next start replays them.
+	dropNotDurable = "not_durable"
 )
 
-var dropReasons = []string{dropQueueFull, dropSpoolFull, dropRejected, dropCorrupt, dropSpoolIO, dropClosed}
+var dropReasons = []string{dropQueueFull, dropSpoolFull, dropRejected, dropCorrupt, dropSpoolIO, dropClosed, dropNotDurable}
 
 // Error reasons (sift_history_errors_total).
 const (

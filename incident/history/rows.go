@@ -195,6 +195,12 @@ func (r *Rows) append(o *Rows) {
 	r.Notifications = append(r.Notifications, o.Notifications...)
 }
 
+func (c *counts) add(d counts) {
+	for i := range c {
+		c[i] += d[i]
+	}
+}
+
 func (c counts) total() int {
 	n := 0
 	for _, v := range c {
@@ -206,7 +212,10 @@ func (c counts) total() int {
 // item is what Consume queues: an engine batch, with the alerts' shared
 // counters read at the batch's commit (they move on with later events).
 type item struct {
-	seq     uint64
+	seq uint64
+	// mark is the batch's mark in the write-ahead log (0: none): the
+	// batcher takes the item once the mark is durable.
+	mark    uint64
 	now     time.Time
 	events  []ingest.Event
 	changes []changeSnap

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,8 +30,16 @@ type WriterOptions struct {
 	// Now is the writer's clock: batch age and the run id.
 	Now func() time.Time
 	// Run identifies this writer's rows (see EventID); Now().UnixNano()
-	// when 0.
+	// when 0. Event ids are (Run, batch Seq, index): with the
+	// write-ahead log, batch numbers continue across restarts and a
+	// replayed batch has its live number, so siftd passes an id kept
+	// with its storage, and a re-sent batch gets the ids it had.
 	Run uint64
+	// Durable, when set, is the last write-ahead log mark that is
+	// durable (wal.Marks): a batch is held until its mark is, so that
+	// what is sent is what a replay after a crash makes again, row for
+	// row (docs/durability.md, "Sinks resume").
+	Durable func() uint64
 	// A batch is sent when it holds BatchMaxRows rows (default 200000)
 	// or its first row is BatchMaxWait old (default 1s). Each batch makes
 	// a part per table on the server, which merges them: fewer, larger
@@ -118,6 +128,12 @@ type Writer struct {
 	down       bool // the last send failed: batches go to disk
 	closed     bool
 	nextFile   uint64 // spool file number of the next sealed batch
+	// lastMark is the highest mark consumed; openMark the lowest in the
+	// open batch (0: none). With the pending batches' and the queue's,
+	// they say which marks are confirmed (Confirmed).
+	lastMark, openMark uint64
+	// progress is closed (and replaced) when batches leave memory.
+	progress chan struct{}
 
 	wakeBatcher chan struct{}
 	wakeSender  chan struct{}
@@ -130,6 +146,7 @@ type pbatch struct {
 	rows     *Rows
 	file     *spoolFile
 	n        uint64 // its spool file number
+	minMark  uint64 // the lowest mark of its items, 0 if none
 	counts   counts
 	sent     [len(counts{})]bool // tables already inserted; a retry skips them
 	busy     bool                // the sender or the spooler holds it
@@ -173,7 +190,7 @@ func NewWriter(dst Destination, o WriterOptions) (*Writer, error) {
 // queue; when more than twice QueueMaxRows rows are held in memory it
 // drops the batch and counts it.
 func (w *Writer) Consume(b *correlate.Batch) {
-	it := item{seq: b.Seq, now: b.Now, events: b.Events}
+	it := item{seq: b.Seq, mark: b.Mark, now: b.Now, events: b.Events}
 	for _, c := range b.Changes {
 		// Incident and problem versions are immutable once published:
 		// the batcher reads them later.
@@ -206,6 +223,7 @@ func (w *Writer) enqueue(it item) {
 		return
 	}
 	w.mu.Lock()
+	w.lastMark = max(w.lastMark, it.mark)
 	if w.closed || w.memRows+n > 2*w.o.QueueMaxRows {
 		reason := dropQueueFull
 		if w.closed {
@@ -305,7 +323,6 @@ func (w *Writer) batcher(ctx context.Context) {
 		openSince time.Time
 		tr        = w.tr
 		timer     = time.NewTimer(time.Hour)
-		armed     bool
 	)
 	timer.Stop()
 	defer timer.Stop()
@@ -316,19 +333,49 @@ func (w *Writer) batcher(ctx context.Context) {
 		b := &pbatch{rows: open, counts: open.counts()}
 		open = &Rows{}
 		w.mu.Lock()
+		b.minMark, w.openMark = w.openMark, 0
 		b.n = w.nextFile
 		w.nextFile++
 		w.pending = append(w.pending, b)
 		w.mu.Unlock()
 		signal(w.wakeSender)
 	}
-	take := func(last bool) {
+	// take batches the queued items whose marks are durable, and reports
+	// whether some wait for theirs. At the last, those are dropped.
+	take := func(last bool) (held bool) {
+		durable := uint64(math.MaxUint64)
+		if w.o.Durable != nil {
+			durable = w.o.Durable()
+		}
 		w.mu.Lock()
-		in := w.in
-		w.in = nil
+		n := len(w.in)
+		for i, it := range w.in {
+			if it.mark > durable {
+				n = i
+				break
+			}
+		}
+		in, rest := w.in[:n], w.in[n:]
+		w.in = slices.Clone(rest)
+		if len(w.in) == 0 {
+			w.in = nil
+		}
+		if first := firstMark(in); first != 0 && w.openMark == 0 {
+			w.openMark = first
+		}
 		// The last take closes the queue in the same critical section,
 		// so nothing can be queued behind it and never batched.
 		w.closed = w.closed || last
+		if last && len(rest) > 0 {
+			var c counts
+			for i := range rest {
+				c.add(rest[i].counts())
+				w.memRows -= rest[i].len()
+			}
+			w.in = nil
+			w.o.Logger.Error("history batches whose write-ahead log mark is not durable; the next start replays them", "rows", c.total())
+			w.m.drop(c, dropNotDurable)
+		}
 		w.mu.Unlock()
 		for i := range in {
 			if open.Len() == 0 {
@@ -345,8 +392,14 @@ func (w *Writer) batcher(ctx context.Context) {
 			}
 			if open.Len() >= w.o.BatchMaxRows {
 				seal()
+				if next := firstMark(in[i+1:]); next != 0 {
+					w.mu.Lock()
+					w.openMark = next
+					w.mu.Unlock()
+				}
 			}
 		}
+		return len(rest) > 0 && !last
 	}
 	for {
 		stop := false
@@ -355,15 +408,23 @@ func (w *Writer) batcher(ctx context.Context) {
 			stop = true
 		case <-w.wakeBatcher:
 		case <-timer.C:
-			armed = false
 		}
-		take(stop)
+		timer.Stop() // reset below as needed (no stale fire since Go 1.23)
+		held := take(stop)
 		if open.Len() > 0 && (stop || w.o.Now().Sub(openSince) >= w.o.BatchMaxWait) {
 			seal()
 		}
-		if open.Len() > 0 && !armed {
-			timer.Reset(max(w.o.BatchMaxWait-w.o.Now().Sub(openSince), time.Millisecond))
-			armed = true
+		wait := time.Duration(-1)
+		if open.Len() > 0 {
+			wait = max(w.o.BatchMaxWait-w.o.Now().Sub(openSince), time.Millisecond)
+		}
+		if held && (wait < 0 || wait > markPoll) {
+			// Marks become durable with the log's next group commit:
+			// look again shortly.
+			wait = markPoll
+		}
+		if wait >= 0 {
+			timer.Reset(wait)
 		}
 		// Memory: batches past QueueMaxRows, and all of them while
 		// ClickHouse is down, go to disk, newest first (the oldest are
@@ -373,6 +434,79 @@ func (w *Writer) batcher(ctx context.Context) {
 		if stop {
 			return
 		}
+	}
+}
+
+// markPoll is how often the batcher looks again for items whose marks
+// were not durable yet: a group commit of the log is milliseconds.
+const markPoll = 2 * time.Millisecond
+
+func firstMark(items []item) uint64 {
+	for i := range items {
+		if items[i].mark != 0 {
+			return items[i].mark
+		}
+	}
+	return 0
+}
+
+// Confirmed is the highest write-ahead log mark up to which every batch
+// consumed is inserted, spooled to disk or dropped (and counted): what a
+// snapshot may cover without a crash after it losing history rows.
+func (w *Writer) Confirmed() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	low := firstMark(w.in)
+	if w.openMark != 0 && (low == 0 || w.openMark < low) {
+		low = w.openMark
+	}
+	for _, p := range w.pending {
+		if p.rows != nil && p.minMark != 0 && (low == 0 || p.minMark < low) {
+			low = p.minMark
+		}
+	}
+	if low == 0 {
+		return w.lastMark
+	}
+	return low - 1
+}
+
+// WaitConfirmed returns once Confirmed reaches mark, or with ctx's error.
+func (w *Writer) WaitConfirmed(ctx context.Context, mark uint64) error {
+	return w.waitFor(ctx, func() bool { return w.Confirmed() >= mark })
+}
+
+// WaitRoom returns once the rows in memory are at most QueueMaxRows (the
+// rest spooled or sent), or with ctx's error: recovery paces the replay
+// by it, so that replayed batches are not dropped for want of room.
+func (w *Writer) WaitRoom(ctx context.Context) error {
+	return w.waitFor(ctx, func() bool { return w.QueueLength() <= w.o.QueueMaxRows })
+}
+
+func (w *Writer) waitFor(ctx context.Context, done func() bool) error {
+	for {
+		w.mu.Lock()
+		if w.progress == nil {
+			w.progress = make(chan struct{})
+		}
+		ch := w.progress
+		w.mu.Unlock()
+		if done() {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// progressedLocked wakes the waiters of waitFor: rows left memory.
+func (w *Writer) progressedLocked() {
+	if w.progress != nil {
+		close(w.progress)
+		w.progress = nil
 	}
 }
 
@@ -423,6 +557,7 @@ func (w *Writer) toDisk(b *pbatch) {
 	b.file = &f
 	b.rows = nil
 	w.memRows -= n
+	w.progressedLocked()
 	w.spoolBytes += f.size
 	w.spoolCount++
 	// Bound the spool: drop the oldest files that nobody holds.
@@ -440,6 +575,7 @@ func (w *Writer) toDisk(b *pbatch) {
 
 // removeLocked takes p out of pending and deletes its file.
 func (w *Writer) removeLocked(p *pbatch) {
+	defer w.progressedLocked()
 	for i, q := range w.pending {
 		if q == p {
 			w.pending = append(w.pending[:i], w.pending[i+1:]...)
