@@ -116,3 +116,25 @@ func TestWaitRoom(t *testing.T) {
 		stop()
 	})
 }
+
+// TestWaitConfirmedSealsTheOpenBatch: a snapshot waits for history to
+// confirm its mark; the writer sends the batch holding it at once rather
+// than at its age.
+func TestWaitConfirmedSealsTheOpenBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := &fakeDest{}
+		w, err := NewWriter(d, WriterOptions{SpoolDir: t.TempDir(), Run: 7, BatchMaxWait: time.Hour,
+			Durable: func() uint64 { return 10 }})
+		require.NoError(t, err)
+		stop := runWriter(t, w)
+		w.Consume(markedBatch(1, 1))
+		w.Consume(markedBatch(2, 2))
+		synctest.Wait()
+		require.Empty(t, d.seqs())
+		start := time.Now()
+		require.NoError(t, w.WaitConfirmed(context.Background(), 2))
+		require.Less(t, time.Since(start), time.Second)
+		require.Equal(t, []uint64{1, 2}, d.seqs())
+		stop()
+	})
+}

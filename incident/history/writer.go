@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -134,6 +135,9 @@ type Writer struct {
 	lastMark, openMark uint64
 	// progress is closed (and replaced) when batches leave memory.
 	progress chan struct{}
+	// urgent is the mark a WaitConfirmed waits for: the batcher seals
+	// the open batch at once if it holds it, rather than at its age.
+	urgent atomic.Uint64
 
 	wakeBatcher chan struct{}
 	wakeSender  chan struct{}
@@ -411,7 +415,9 @@ func (w *Writer) batcher(ctx context.Context) {
 		}
 		timer.Stop() // reset below as needed (no stale fire since Go 1.23)
 		held := take(stop)
-		if open.Len() > 0 && (stop || w.o.Now().Sub(openSince) >= w.o.BatchMaxWait) {
+		// openMark is the batcher's own: no lock to read it here.
+		waited := w.openMark != 0 && w.openMark <= w.urgent.Load()
+		if open.Len() > 0 && (stop || waited || w.o.Now().Sub(openSince) >= w.o.BatchMaxWait) {
 			seal()
 		}
 		wait := time.Duration(-1)
@@ -471,8 +477,27 @@ func (w *Writer) Confirmed() uint64 {
 	return low - 1
 }
 
+// Consumed is the highest write-ahead log mark consumed.
+func (w *Writer) Consumed() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lastMark
+}
+
 // WaitConfirmed returns once Confirmed reaches mark, or with ctx's error.
+// The open batch is sealed at once rather than at its age if it holds
+// mark.
 func (w *Writer) WaitConfirmed(ctx context.Context, mark uint64) error {
+	if w.Confirmed() >= mark {
+		return nil
+	}
+	for {
+		u := w.urgent.Load()
+		if u >= mark || w.urgent.CompareAndSwap(u, mark) {
+			break
+		}
+	}
+	signal(w.wakeBatcher)
 	return w.waitFor(ctx, func() bool { return w.Confirmed() >= mark })
 }
 

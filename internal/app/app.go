@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -96,6 +97,7 @@ type App struct {
 	notify   *notifyParts // nil when notify is off
 	wal      *wal.Log     // nil when storage.wal is off
 	durable  *wal.Submitter
+	marks    *wal.Marks // the engine's batch marks in the log
 	handler  http.Handler
 
 	cfgMu sync.Mutex // serialises reloads
@@ -104,6 +106,7 @@ type App struct {
 
 	reloadOK      prometheus.Gauge
 	snapMetrics   snapshotMetrics
+	replayed      *prometheus.CounterVec
 	reloadSuccess prometheus.Gauge
 	cfgHash       prometheus.Gauge
 }
@@ -146,6 +149,10 @@ func New(o Options) (*App, error) {
 		Help: "Hash of the loaded configuration file (0 for the embedded defaults).",
 	})
 	a.snapMetrics = newSnapshotMetrics(f)
+	a.replayed = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "sift", Subsystem: "wal", Name: "replayed_batches_total",
+		Help: "Engine batches replayed at start: marked (made as the live engine made them), unmarked (records after the last mark, one batch each), mismatched (a mark the replay could not follow; a bug or a log edited by hand).",
+	}, []string{"how"})
 	a.reloadOK.Set(1)
 	a.reloadSuccess.SetToCurrentTime()
 	a.cfgHash.Set(cfg.Hash())
@@ -167,7 +174,7 @@ func New(o Options) (*App, error) {
 	if a.kafka, err = newKafka(cfg, &o, reg, a.engine); err != nil {
 		return nil, err
 	}
-	a.history, err = newHistory(cfg, o.StoragePath, o.Logger.With("component", "history"), reg, o.Now)
+	a.history, err = newHistory(cfg, o.StoragePath, o.Logger.With("component", "history"), reg, o.Now, a.durableMark)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +202,9 @@ func New(o Options) (*App, error) {
 		// Actions, silences, problem updates, change events and
 		// notification records: logged in the same order as the events.
 		a.engine.SetCommandLog(wal.NewCommander(a.wal, a.engine, o.Logger.With("component", "wal"), reg))
+		// How each batch was made, so that a replay makes it again.
+		a.marks = wal.NewMarks(a.wal, o.Logger.With("component", "wal"), reg)
+		a.engine.SetMarkLog(a.marks)
 	}
 	a.receiver = ingest.NewReceiver(ingest.ReceiverOptions{
 		Submitter:   submitter,
@@ -383,6 +393,13 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 	}
 	a.history.start()
+	// History sees the replay: the log's marks make each replayed batch
+	// the live one, row for row, so what history had sent collapses onto
+	// the rows it has, and what it had not sent (queued in memory when
+	// siftd stopped) is sent now (docs/durability.md, "Sinks resume").
+	if a.history != nil {
+		a.engine.Subscribe(a.history.writer)
+	}
 	// Recovery before anything runs: the engine applies the log on this
 	// goroutine, its clock following the recorded receive times, and
 	// nothing is served until the state is the one before the stop.
@@ -391,16 +408,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		a.stopHistory()
 		return err
 	}
-	// The sinks see the engine's batches from here on, not the replayed
-	// ones: history gives events ids per writer start, so a replay would
-	// store them twice (docs/durability.md: history resuming from a
-	// recorded position is the remaining work). Notify instead takes up
-	// the recovered incidents whole, against the notification log as the
-	// recovery left it: it sends what the log does not record as sent,
-	// whether the replay or the snapshot brought it back.
-	if a.history != nil {
-		a.engine.Subscribe(a.history.writer)
-	}
+	// Notify instead takes up the recovered incidents whole, against the
+	// notification log as the recovery left it: it sends what the log
+	// does not record as sent, whether the replay or the snapshot brought
+	// it back.
 	if err := a.notify.resume(a.engine); err != nil {
 		a.closeWAL()
 		a.stopHistory()
@@ -480,7 +491,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	// The log after the drain: the HTTP server, its only writer, has
 	// stopped. The engine's state covers all of it now: a snapshot makes
 	// the next start replay nothing.
-	a.takeSnapshot()
+	a.takeSnapshot(sctx)
 	a.closeWAL()
 	// Kafka output last: the engine's final batches are queued by now.
 	if err := a.kafka.stopOutput(sctx); err != nil {
@@ -534,14 +545,67 @@ func (a *App) recover() error {
 		return err
 	}
 	start := time.Now()
-	st, err := wal.Recover(a.wal, from, a.engine, nil)
+	var eng wal.Replayer = a.engine
+	if a.history != nil {
+		eng = pacedReplay{a.engine, a.history.writer}
+	}
+	st, err := wal.Recover(a.wal, from, eng, a.marks)
 	if err != nil {
 		return fmt.Errorf("recovering from the write-ahead log: %w", err)
 	}
 	// Where the Kafka consumer resumes: after what the log holds.
 	a.durable.SetOffsets(st.Kafka)
-	a.logger.Info("recovered from the write-ahead log", "records", st.Records, "events", st.Events, "end", st.End.String(), "clock", st.Clock, "took", time.Since(start).Round(time.Millisecond))
+	a.logger.Info("recovered from the write-ahead log", "records", st.Records, "events", st.Events, "batches", st.Batches,
+		"unmarked", st.Unmarked, "end", st.End.String(), "clock", st.Clock, "took", time.Since(start).Round(time.Millisecond))
+	a.replayed.WithLabelValues("marked").Add(float64(st.Batches))
+	a.replayed.WithLabelValues("unmarked").Add(float64(st.Unmarked))
+	a.replayed.WithLabelValues("mismatched").Add(float64(st.Mismatched))
+	if st.Mismatched > 0 {
+		// The state is still what the log says; only batch boundaries
+		// (so incident versions, history rows) may differ from the live
+		// run's.
+		a.logger.Error("the replay did not make some batches as the live engine had", "mismatched", st.Mismatched)
+	}
 	return nil
+}
+
+// pacedReplay is the engine as recovery drives it, waiting before each
+// replayed batch until history has room for it: a long replay is faster
+// than ClickHouse, and history must not drop what it replays.
+type pacedReplay struct {
+	*correlate.Engine
+	history *history.Writer
+}
+
+func (p pacedReplay) wait() { _ = p.history.WaitRoom(context.Background()) }
+
+func (p pacedReplay) Replay(now time.Time, events []ingest.Event) {
+	p.wait()
+	p.Engine.Replay(now, events)
+}
+
+func (p pacedReplay) ReplayMarked(m correlate.BatchMark, events []ingest.Event) uint64 {
+	p.wait()
+	return p.Engine.ReplayMarked(m, events)
+}
+
+func (p pacedReplay) ReplayCommand(c *correlate.Command) (any, error) {
+	p.wait()
+	return p.Engine.ReplayCommand(c)
+}
+
+func (p pacedReplay) ReplayCommandMarked(m correlate.BatchMark, c *correlate.Command) (any, uint64, error) {
+	p.wait()
+	return p.Engine.ReplayCommandMarked(m, c)
+}
+
+// durableMark is the last batch mark the log holds durably; history
+// holds a batch until its mark is.
+func (a *App) durableMark() uint64 {
+	if a.marks == nil {
+		return math.MaxUint64 // no log, no marks: nothing to wait for
+	}
+	return a.marks.Durable()
 }
 
 func (a *App) closeWAL() {

@@ -26,6 +26,29 @@ func getJSON(t *testing.T, u string, v any) int {
 	return resp.StatusCode
 }
 
+// historyDB is the test ClickHouse's address and a database name of the
+// test's own, dropped at the end. Without a server the test is skipped,
+// or fails under CI.
+func historyDB(t *testing.T) (addr, db string) {
+	t.Helper()
+	addr = os.Getenv("SIFT_CLICKHOUSE_ADDR")
+	if addr == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set but SIFT_CLICKHOUSE_ADDR is not: run ./scripts/test, which starts ClickHouse")
+		}
+		t.Skip("no ClickHouse: run ./scripts/test (it starts one), or set SIFT_CLICKHOUSE_ADDR=host:port")
+	}
+	db = fmt.Sprintf("sift_test_app_%d", time.Now().UnixNano()%1e9)
+	t.Cleanup(func() {
+		c, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}})
+		if err == nil {
+			_ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+			_ = c.Close()
+		}
+	})
+	return addr, db
+}
+
 func TestHistoryOffAnswers503(t *testing.T) {
 	d := start(t, "")
 	var body map[string]any
@@ -36,21 +59,7 @@ func TestHistoryOffAnswers503(t *testing.T) {
 // siftd with history on: events posted to a receiver come back from the
 // history API.
 func TestHistoryEndToEnd(t *testing.T) {
-	addr := os.Getenv("SIFT_CLICKHOUSE_ADDR")
-	if addr == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("CI is set but SIFT_CLICKHOUSE_ADDR is not: run ./scripts/test, which starts ClickHouse")
-		}
-		t.Skip("no ClickHouse: run ./scripts/test (it starts one), or set SIFT_CLICKHOUSE_ADDR=host:port")
-	}
-	db := fmt.Sprintf("sift_test_app_%d", time.Now().UnixNano()%1e9)
-	t.Cleanup(func() {
-		c, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}})
-		if err == nil {
-			_ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-			_ = c.Close()
-		}
-	})
+	addr, db := historyDB(t)
 	cfg := filepath.Join(t.TempDir(), "siftd.yml")
 	writeFile(t, cfg, fmt.Sprintf("history:\n  clickhouse:\n    addresses: [%q]\n    database: %s\n    batch_max_wait: 10ms\n", addr, db))
 	d := start(t, cfg)

@@ -75,7 +75,7 @@ func (a *App) restore() (wal.Pos, error) {
 // takeSnapshot writes the engine's state once it has drained (at
 // shutdown), covering the whole log, and deletes the log before it: the
 // next start loads it and replays nothing.
-func (a *App) takeSnapshot() {
+func (a *App) takeSnapshot(ctx context.Context) {
 	if a.wal == nil {
 		return
 	}
@@ -85,13 +85,35 @@ func (a *App) takeSnapshot() {
 		a.snapMetrics.writes.WithLabelValues("failed").Inc()
 		return
 	}
-	a.installSnapshot(a.wal.End(), a.durable.Offsets(), st)
+	a.installSnapshot(ctx, a.wal.End(), a.durable.Offsets(), st)
 }
+
+// historyWait bounds how long a periodic snapshot waits for history to
+// confirm the batches it covers: a batch and its insert, or its spooling
+// while ClickHouse is away, take seconds.
+const historyWait = time.Minute
 
 // installSnapshot encodes the state, which covers the log up to pos and
 // the Kafka offsets logged by then, into a snapshot file and deletes the
 // log before it.
-func (a *App) installSnapshot(pos wal.Pos, offsets wal.Offsets, st correlate.SnapshotState) {
+//
+// First history must confirm every batch the state covers (inserted,
+// spooled or dropped and counted): after a crash the replay starts at the
+// newest snapshot, so a batch before it that history still held in
+// memory would never reach ClickHouse. If history does not confirm in
+// time, no snapshot: the log stays and the next interval tries again.
+func (a *App) installSnapshot(ctx context.Context, pos wal.Pos, offsets wal.Offsets, st correlate.SnapshotState) {
+	if a.history != nil {
+		wctx, cancel := context.WithTimeout(ctx, historyWait)
+		err := a.history.writer.WaitConfirmed(wctx, st.Mark)
+		cancel()
+		if err != nil {
+			a.logger.Warn("snapshot skipped: history has not confirmed the batches it covers", "mark", st.Mark,
+				"confirmed", a.history.writer.Confirmed(), "err", err)
+			a.snapMetrics.writes.WithLabelValues("skipped").Inc()
+			return
+		}
+	}
 	start := time.Now()
 	meta := snapshot.Meta{WAL: pos, Kafka: kafkaOffsets(offsets), Taken: start, Alerts: st.Alerts, Incidents: st.Incidents}
 	var size int64
@@ -188,7 +210,7 @@ func (a *App) periodicSnapshot(ctx context.Context) {
 		a.snapMetrics.writes.WithLabelValues("failed").Inc()
 		return
 	}
-	a.installSnapshot(pos, offsets, st)
+	a.installSnapshot(ctx, pos, offsets, st)
 }
 
 // kafkaOffsets lists offsets for a snapshot, in a stable order.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sift-itsm/sift/internal/atomicfile"
 	"github.com/sift-itsm/sift/internal/wal"
 )
 
@@ -110,7 +111,7 @@ func Write(dir string, meta Meta, state func(io.Writer) error) (string, error) {
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return "", fmt.Errorf("installing snapshot %s: %w", final, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return "", err
 	}
 	names, err := list(dir)
@@ -204,16 +205,4 @@ func list(dir string) ([]string, error) {
 	}
 	slices.Sort(names)
 	return names, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing the snapshot directory: %w", err)
-	}
-	return nil
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sift-itsm/sift/internal/atomicfile"
 )
 
 // DefaultSegmentSize is the size at which a segment is closed and the next
@@ -548,12 +550,7 @@ func (l *Log) fsync(f *os.File) error {
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing the write-ahead log directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return fmt.Errorf("syncing the write-ahead log directory: %w", err)
 	}
 	return nil
@@ -778,7 +775,9 @@ func (l *Log) commit(group []*request) {
 	l.end = group[len(group)-1].end
 	l.mu.Unlock()
 	for _, r := range group {
-		l.m.appends.Inc()
+		if r.done != nil { // not posted: an append
+			l.m.appends.Inc()
+		}
 		l.m.records.Add(float64(len(r.recs)))
 		l.m.bytes.Add(float64(r.size))
 		if r.then != nil {
