@@ -76,7 +76,10 @@ func (o *Options) validate() error {
 		)
 	}
 	if o.Now == nil {
-		o.Now = time.Now
+		// UTC: what the log replays comes back in UTC, and a replayed
+		// batch must be the live one to the byte (the Kafka output's
+		// JSON times, the incidents' times).
+		o.Now = func() time.Time { return time.Now().UTC() }
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 30 * time.Second
@@ -171,7 +174,7 @@ func New(o Options) (*App, error) {
 		Rules:         a.rules.Load,
 		Topology:      func() correlate.Topology { return TopologyOf(a.cmdb.Graph()) },
 	})
-	if a.kafka, err = newKafka(cfg, &o, reg, a.engine); err != nil {
+	if a.kafka, err = newKafka(cfg, &o, reg, a.engine, a.durableMark); err != nil {
 		return nil, err
 	}
 	a.history, err = newHistory(cfg, o.StoragePath, o.Logger.With("component", "history"), reg, o.Now, a.durableMark)

@@ -42,7 +42,7 @@ type kafkaParts struct {
 	publisherDone chan error
 }
 
-func newKafka(cfg *config.Config, o *Options, reg prometheus.Registerer, engine *correlate.Engine) (*kafkaParts, error) {
+func newKafka(cfg *config.Config, o *Options, reg prometheus.Registerer, engine *correlate.Engine, durable func() uint64) (*kafkaParts, error) {
 	k := &kafkaParts{logger: o.Logger.With("component", "kafka"), source: cfg.Ingest.Kafka, output: cfg.Output.Kafka}
 	if s := &cfg.Ingest.Kafka; s.Enabled() {
 		dialer := &kafkago.Dialer{Timeout: 10 * time.Second, DualStack: true}
@@ -88,6 +88,7 @@ func newKafka(cfg *config.Config, o *Options, reg prometheus.Registerer, engine 
 			Changes:       out.Changes,
 			QueueCapacity: out.QueueCapacity,
 			Transport:     &kafkago.Transport{TLS: tlsc, SASL: mech, ClientID: out.ClientID},
+			Durable:       durable,
 			Logger:        k.logger.With("part", "output"),
 			Registerer:    reg,
 		})

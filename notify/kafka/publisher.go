@@ -36,6 +36,9 @@ type Envelope struct {
 	Time time.Time `json:"time"`
 	// Object is the object after the change, as the API shows it.
 	Object any `json:"object"`
+
+	// mark is the batch's write-ahead log mark (correlate.Batch.Mark).
+	mark uint64
 }
 
 // Name is the change name configuration uses: "<type>.<kind>".
@@ -72,6 +75,12 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Sleep waits between retries; a timer when nil.
 	Sleep func(context.Context, time.Duration) error
+	// Durable, when set, is the last write-ahead log mark that is
+	// durable (wal.Marks): a change is published only once its batch's
+	// mark is, so that a replay after a crash publishes the same
+	// envelope again (the same id, version and object), never another
+	// one under the same version.
+	Durable func() uint64
 }
 
 // ChangeNames are the changes the engine makes today.
@@ -85,6 +94,7 @@ type Publisher struct {
 	w       Writer
 	logger  *slog.Logger
 	sleep   func(context.Context, time.Duration) error
+	durable func() uint64
 	publish map[string]bool
 	queue   chan *Envelope
 
@@ -111,7 +121,7 @@ func New(o Options) (*Publisher, error) {
 	if o.Sleep == nil {
 		o.Sleep = sleep
 	}
-	p := &Publisher{w: o.Writer, logger: o.Logger, sleep: o.Sleep, publish: map[string]bool{}, queue: make(chan *Envelope, o.QueueCapacity)}
+	p := &Publisher{w: o.Writer, logger: o.Logger, sleep: o.Sleep, durable: o.Durable, publish: map[string]bool{}, queue: make(chan *Envelope, o.QueueCapacity)}
 	for _, c := range o.Changes {
 		if !slices.Contains(ChangeNames, c) {
 			return nil, fmt.Errorf("unknown change %q (known: %v)", c, ChangeNames)
@@ -158,6 +168,7 @@ func (p *Publisher) Consume(b *correlate.Batch) {
 		if !p.publish[e.Name()] {
 			continue
 		}
+		e.mark = b.Mark
 		select {
 		case p.queue <- e:
 		default:
@@ -172,14 +183,14 @@ func envelope(b *correlate.Batch, c *correlate.Change) *Envelope {
 		if c.Kind == correlate.ProblemOpened {
 			kind = "opened"
 		}
-		return &Envelope{Type: "problem", Kind: kind, ID: p.ID(), Version: p.Version, Batch: b.Seq, Time: b.Now, Object: p.ToJSON()}
+		return &Envelope{Type: "problem", Kind: kind, ID: p.ID(), Version: p.Version, Batch: b.Seq, Time: b.Now.UTC(), Object: p.ToJSON()}
 	}
 	if inc := c.Incident; inc != nil {
 		kind := "updated"
 		if c.Kind == correlate.IncidentOpened {
 			kind = "opened"
 		}
-		return &Envelope{Type: "incident", Kind: kind, ID: inc.ID(), Version: inc.Version, Batch: b.Seq, Time: b.Now, Object: inc.ToJSON(true)}
+		return &Envelope{Type: "incident", Kind: kind, ID: inc.ID(), Version: inc.Version, Batch: b.Seq, Time: b.Now.UTC(), Object: inc.ToJSON(true)}
 	}
 	kind := c.Kind.String()
 	if c.Expired {
@@ -191,7 +202,7 @@ func envelope(b *correlate.Batch, c *correlate.Change) *Envelope {
 		ID:      c.Alert.Fingerprint.String(),
 		Version: c.Alert.Version,
 		Batch:   b.Seq,
-		Time:    b.Now,
+		Time:    b.Now.UTC(),
 		Object:  c.Alert,
 	}
 }
@@ -205,10 +216,20 @@ func (p *Publisher) Run(ctx, drain context.Context) error {
 		select {
 		case e := <-p.queue:
 			batch = p.fill(append(batch[:0], e))
+			if !p.waitDurable(drain, batch[len(batch)-1].mark) {
+				p.dropped.Add(float64(len(batch)))
+				p.logger.Warn("kafka output stopped with changes whose write-ahead log mark is not durable; the next start replays them", "changes", len(batch))
+				continue
+			}
 			p.write(ctx, drain, batch)
 		case <-ctx.Done():
 			for len(p.queue) > 0 && drain.Err() == nil {
-				p.write(drain, drain, p.fill(batch[:0]))
+				batch = p.fill(batch[:0])
+				if p.waitDurable(drain, batch[len(batch)-1].mark) {
+					p.write(drain, drain, batch)
+				} else {
+					p.dropped.Add(float64(len(batch)))
+				}
 			}
 			if n := len(p.queue); n > 0 {
 				p.dropped.Add(float64(n))
@@ -217,6 +238,22 @@ func (p *Publisher) Run(ctx, drain context.Context) error {
 			return p.w.Close()
 		}
 	}
+}
+
+// markPoll is how often a batch waiting for its mark looks again: marks
+// are durable with the log's next group commit, milliseconds away.
+const markPoll = 2 * time.Millisecond
+
+// waitDurable waits until mark is durable; false if ctx ended first.
+// Marks grow with the queue's order, so the last envelope's covers a
+// batch.
+func (p *Publisher) waitDurable(ctx context.Context, mark uint64) bool {
+	for p.durable != nil && mark > p.durable() {
+		if p.sleep(ctx, markPoll) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // fill adds what is queued, up to maxBatch, without waiting.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,8 +53,18 @@ func event(name, sev string, status ingest.Status) ingest.Event {
 // as its own batch.
 func applyBatches(t *testing.T, p *Publisher, batches ...[]ingest.Event) {
 	t.Helper()
+	applyMarked(t, p, nil, batches...)
+}
+
+// applyMarked is applyBatches with the engine's batches marked in marks
+// (none when nil), as with the write-ahead log.
+func applyMarked(t *testing.T, p *Publisher, marks correlate.MarkLog, batches ...[]ingest.Event) {
+	t.Helper()
 	e := correlate.New(correlate.Options{Now: func() time.Time { return time.Date(2026, 11, 24, 12, 1, 0, 0, time.UTC) }})
 	e.Subscribe(p)
+	if marks != nil {
+		e.SetMarkLog(marks)
+	}
 	done := make(chan error, 1)
 	go func() { done <- e.Run(context.Background()) }()
 	for _, b := range batches {
@@ -204,3 +215,47 @@ func TestStopGivesUpAfterDrainAndCountsDrops(t *testing.T) {
 	require.NoError(t, p.Run(ctx, drain))
 	require.Equal(t, 2.0, testutil.ToFloat64(p.dropped))
 }
+
+// TestWaitsForTheMarkToBeDurable: a change is published only once its
+// batch's write-ahead log mark is durable, so that the replay after a
+// crash publishes that same envelope, not another under its version.
+func TestWaitsForTheMarkToBeDurable(t *testing.T) {
+	w := &writer{}
+	var durable atomic.Uint64
+	sleeps := 0
+	p, err := New(Options{Writer: w, Changes: alertOnly, Durable: durable.Load, Sleep: func(ctx context.Context, _ time.Duration) error {
+		sleeps++
+		if sleeps == 3 {
+			durable.Store(2) // the log's group commit lands
+		}
+		return ctx.Err()
+	}})
+	require.NoError(t, err)
+	marks := markLog{}
+	applyMarked(t, p, marks, []ingest.Event{event("A", "warning", 0)}, []ingest.Event{event("A", "critical", 0)})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.NoError(t, p.Run(ctx, context.Background()))
+	require.Equal(t, 3, sleeps, "published once the mark was durable, not before")
+	require.Len(t, w.msgs, 2)
+	var e Envelope
+	require.NoError(t, json.Unmarshal(w.msgs[0].Value, &e))
+	require.Equal(t, time.UTC, e.Time.Location())
+
+	// A mark that never becomes durable (the log failed): dropped at
+	// stop, and counted.
+	w.msgs = nil
+	durable.Store(0) // a new engine numbers its marks from 1 again
+	applyMarked(t, p, marks, []ingest.Event{event("B", "warning", 0)}, []ingest.Event{event("C", "critical", 0)})
+	drain, cancelDrain := context.WithCancel(context.Background())
+	cancelDrain()
+	require.NoError(t, p.Run(ctx, drain))
+	require.Empty(t, w.msgs)
+	require.Equal(t, 2.0, testutil.ToFloat64(p.dropped))
+}
+
+// markLog numbers marks and writes nothing: marks is durable as the test
+// says.
+type markLog struct{}
+
+func (markLog) Mark(correlate.BatchMark) {}
