@@ -586,7 +586,8 @@ func (l *Log) AppendThen(recs [][]byte, then func(end Pos)) (Pos, error) {
 	return r.end, nil
 }
 
-// Post writes rec with the next group commit and returns at once; then,
+// Post writes rec with the next group commit (or alone within postDelay
+// if no append comes) and returns at once; then,
 // if not nil, runs on the writer goroutine once rec is durable, in log
 // order. It never blocks, whatever the log is waiting for: the engine
 // posts its batch marks from its own goroutine while the log's callbacks
@@ -611,6 +612,10 @@ func (l *Log) Post(rec []byte, then func(end Pos)) error {
 	}
 	return nil
 }
+
+// postDelay is how long posted records wait for an append to ride with
+// before the writer writes them alone.
+const postDelay = 10 * time.Millisecond
 
 // takePosted appends the posted records to group.
 func (l *Log) takePosted(group []*request) []*request {
@@ -638,6 +643,10 @@ func (l *Log) Close() error {
 // run is the writer goroutine.
 func (l *Log) run() {
 	defer close(l.done)
+	postTimer := time.NewTimer(time.Hour)
+	postTimer.Stop()
+	defer postTimer.Stop()
+	var postC <-chan time.Time // set while posted records wait for an append
 	var tick <-chan time.Time
 	if l.opts.Fsync == FsyncInterval {
 		t := time.NewTicker(l.opts.FsyncInterval)
@@ -677,6 +686,16 @@ func (l *Log) run() {
 				return
 			}
 		case <-l.postWake:
+			// Not at once: under load an append comes within
+			// milliseconds and takes the posted records along, where a
+			// group of their own would cost an fsync that the appenders
+			// then queue behind.
+			if postC == nil {
+				postTimer.Reset(postDelay)
+				postC = postTimer.C
+			}
+		case <-postC:
+			postC = nil
 			if l.group = l.takePosted(l.group[:0]); len(l.group) > 0 {
 				l.commit(l.group)
 				clear(l.group)
