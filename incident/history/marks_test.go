@@ -138,3 +138,21 @@ func TestWaitConfirmedSealsTheOpenBatch(t *testing.T) {
 		stop()
 	})
 }
+
+// TestWaitConfirmedForMarksItNeverSaw: the engine marks a batch that
+// changed nothing (a refused action) but does not publish it; a snapshot
+// after it waits only for what the writer holds.
+func TestWaitConfirmedForMarksItNeverSaw(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := &fakeDest{}
+		w, err := NewWriter(d, WriterOptions{SpoolDir: t.TempDir(), Run: 7, BatchMaxWait: time.Hour,
+			Durable: func() uint64 { return 10 }})
+		require.NoError(t, err)
+		stop := runWriter(t, w)
+		w.Consume(markedBatch(1, 1))
+		synctest.Wait()
+		require.NoError(t, w.WaitConfirmed(context.Background(), 3), "marks 2 and 3 never reached the writer")
+		require.Equal(t, []uint64{1}, d.seqs())
+		stop()
+	})
+}

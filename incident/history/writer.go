@@ -462,6 +462,15 @@ func firstMark(items []item) uint64 {
 func (w *Writer) Confirmed() uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if low := w.lowestHeldLocked(); low != 0 {
+		return low - 1
+	}
+	return w.lastMark
+}
+
+// lowestHeldLocked is the lowest mark of a batch consumed and not yet
+// confirmed, 0 if none.
+func (w *Writer) lowestHeldLocked() uint64 {
 	low := firstMark(w.in)
 	if w.openMark != 0 && (low == 0 || w.openMark < low) {
 		low = w.openMark
@@ -471,10 +480,7 @@ func (w *Writer) Confirmed() uint64 {
 			low = p.minMark
 		}
 	}
-	if low == 0 {
-		return w.lastMark
-	}
-	return low - 1
+	return low
 }
 
 // Consumed is the highest write-ahead log mark consumed.
@@ -484,11 +490,21 @@ func (w *Writer) Consumed() uint64 {
 	return w.lastMark
 }
 
-// WaitConfirmed returns once Confirmed reaches mark, or with ctx's error.
-// The open batch is sealed at once rather than at its age if it holds
-// mark.
+// WaitConfirmed returns once every batch consumed with a mark up to mark
+// is confirmed (inserted, spooled or dropped), or with ctx's error. Marks
+// of batches the writer never saw count as confirmed: the engine does not
+// publish a batch that changed nothing (a refused action), and it hands
+// every batch to the sinks before it takes a snapshot, so nothing up to a
+// snapshot's mark is still on its way. The open batch is sealed at once
+// rather than at its age if it holds a mark up to mark.
 func (w *Writer) WaitConfirmed(ctx context.Context, mark uint64) error {
-	if w.Confirmed() >= mark {
+	done := func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		low := w.lowestHeldLocked()
+		return low == 0 || low > mark
+	}
+	if done() {
 		return nil
 	}
 	for {
@@ -498,7 +514,7 @@ func (w *Writer) WaitConfirmed(ctx context.Context, mark uint64) error {
 		}
 	}
 	signal(w.wakeBatcher)
-	return w.waitFor(ctx, func() bool { return w.Confirmed() >= mark })
+	return w.waitFor(ctx, done)
 }
 
 // WaitRoom returns once the rows in memory are at most QueueMaxRows (the

@@ -41,6 +41,10 @@ func TestHistoryAfterACrash(t *testing.T) {
 	}
 	code, body := d.post(t, "/api/v1/incidents/INC0000001/ack", `{"actor":"alice","text":"looking"}`)
 	require.Equal(t, http.StatusOK, code, body)
+	// Refused: a marked batch that changes nothing reaches no sink, and
+	// the snapshot must not wait for history to confirm it.
+	code, body = d.post(t, "/api/v1/incidents/INC0000001/ack", `{"actor":"alice"}`)
+	require.Equal(t, http.StatusConflict, code, body)
 	d.app.periodicSnapshot(ctx)
 	require.Equal(t, 1.0, gaugeWith(t, d.reg, "sift_snapshot_writes_total", "result", "success"))
 	// Confirmed may mean spooled (a fresh server takes the schema
