@@ -123,10 +123,7 @@ func TestWaitRoom(t *testing.T) {
 func TestWaitConfirmedSealsTheOpenBatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDest{}
-		w, err := NewWriter(d, WriterOptions{SpoolDir: t.TempDir(), Run: 7, BatchMaxWait: time.Hour,
-			Durable: func() uint64 { return 10 }})
-		require.NoError(t, err)
-		stop := runWriter(t, w)
+		w, stop := heldWriter(t, d)
 		w.Consume(markedBatch(1, 1))
 		w.Consume(markedBatch(2, 2))
 		synctest.Wait()
@@ -145,14 +142,21 @@ func TestWaitConfirmedSealsTheOpenBatch(t *testing.T) {
 func TestWaitConfirmedForMarksItNeverSaw(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &fakeDest{}
-		w, err := NewWriter(d, WriterOptions{SpoolDir: t.TempDir(), Run: 7, BatchMaxWait: time.Hour,
-			Durable: func() uint64 { return 10 }})
-		require.NoError(t, err)
-		stop := runWriter(t, w)
+		w, stop := heldWriter(t, d)
 		w.Consume(markedBatch(1, 1))
 		synctest.Wait()
 		require.NoError(t, w.WaitConfirmed(context.Background(), 3), "marks 2 and 3 never reached the writer")
 		require.Equal(t, []uint64{1}, d.seqs())
 		stop()
 	})
+}
+
+// heldWriter runs a writer to d whose batches go only when something asks
+// (a batch would be an hour old first), every mark durable.
+func heldWriter(t *testing.T, d *fakeDest) (*Writer, func()) {
+	t.Helper()
+	w, err := NewWriter(d, WriterOptions{SpoolDir: t.TempDir(), Run: 7, BatchMaxWait: time.Hour,
+		Durable: func() uint64 { return 10 }})
+	require.NoError(t, err)
+	return w, runWriter(t, w)
 }

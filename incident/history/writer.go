@@ -330,14 +330,17 @@ func (w *Writer) batcher(ctx context.Context) {
 	)
 	timer.Stop()
 	defer timer.Stop()
-	seal := func() {
+	// seal moves the open batch to pending; next is the lowest mark of
+	// the items the new open batch is about to take (0: none), set in the
+	// same critical section so that Confirmed never misses them.
+	seal := func(next uint64) {
 		if open.Len() == 0 {
 			return
 		}
 		b := &pbatch{rows: open, counts: open.counts()}
 		open = &Rows{}
 		w.mu.Lock()
-		b.minMark, w.openMark = w.openMark, 0
+		b.minMark, w.openMark = w.openMark, next
 		b.n = w.nextFile
 		w.nextFile++
 		w.pending = append(w.pending, b)
@@ -360,9 +363,9 @@ func (w *Writer) batcher(ctx context.Context) {
 			}
 		}
 		in, rest := w.in[:n], w.in[n:]
-		w.in = slices.Clone(rest)
-		if len(w.in) == 0 {
-			w.in = nil
+		w.in = nil
+		if len(rest) > 0 && !last {
+			w.in = slices.Clone(rest)
 		}
 		if first := firstMark(in); first != 0 && w.openMark == 0 {
 			w.openMark = first
@@ -376,7 +379,6 @@ func (w *Writer) batcher(ctx context.Context) {
 				c.add(rest[i].counts())
 				w.memRows -= rest[i].len()
 			}
-			w.in = nil
 			w.o.Logger.Error("history batches whose write-ahead log mark is not durable; the next start replays them", "rows", c.total())
 			w.m.drop(c, dropNotDurable)
 		}
@@ -395,12 +397,7 @@ func (w *Writer) batcher(ctx context.Context) {
 				w.mu.Unlock()
 			}
 			if open.Len() >= w.o.BatchMaxRows {
-				seal()
-				if next := firstMark(in[i+1:]); next != 0 {
-					w.mu.Lock()
-					w.openMark = next
-					w.mu.Unlock()
-				}
+				seal(firstMark(in[i+1:]))
 			}
 		}
 		return len(rest) > 0 && !last
@@ -418,7 +415,7 @@ func (w *Writer) batcher(ctx context.Context) {
 		// openMark is the batcher's own: no lock to read it here.
 		waited := w.openMark != 0 && w.openMark <= w.urgent.Load()
 		if open.Len() > 0 && (stop || waited || w.o.Now().Sub(openSince) >= w.o.BatchMaxWait) {
-			seal()
+			seal(0) // take batched everything it took
 		}
 		wait := time.Duration(-1)
 		if open.Len() > 0 {
