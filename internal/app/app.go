@@ -411,10 +411,10 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		a.stopHistory()
 		return err
 	}
-	// Notify instead takes up the recovered incidents whole, against the
-	// notification log as the recovery left it: it sends what the log
-	// does not record as sent, whether the replay or the snapshot brought
-	// it back.
+	// Notify, unlike history, takes up the recovered incidents whole
+	// rather than the replayed batches, against the notification log as
+	// the recovery left it: it sends what the log does not record as
+	// sent, whether the replay or the snapshot brought it back.
 	if err := a.notify.resume(a.engine); err != nil {
 		a.closeWAL()
 		a.stopHistory()

@@ -119,10 +119,7 @@ func historyRun(storage string, now func() time.Time) (uint64, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return 0, err
 	}
-	run := uint64(now().UnixNano())
-	if err := os.MkdirAll(storage, 0o755); err != nil {
-		return 0, err
-	}
+	run := uint64(now().UnixNano()) // New made the storage directory
 	if err := atomicfile.Write(path, []byte(strconv.FormatUint(run, 10)+"\n"), 0o644); err != nil {
 		return 0, fmt.Errorf("creating the history run id: %w", err)
 	}
