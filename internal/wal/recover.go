@@ -82,23 +82,10 @@ type entry struct {
 // A record this siftd cannot decode stops the recovery with an error
 // naming its position.
 func Recover(l *Log, from Pos, eng Replayer, marks *Marks) (RecoverStats, error) {
-	st := RecoverStats{Kafka: Offsets{}}
+	r := &recovery{st: RecoverStats{Kafka: Offsets{}}, eng: eng}
+	st := &r.st
 	start := from
 	skip := eng.Mark()
-	var queue []entry
-	// apply replays queued entries one batch each (the tail).
-	apply := func(es []entry) {
-		for _, e := range es {
-			if e.cmd != nil {
-				if _, err := eng.ReplayCommand(e.cmd); err != nil {
-					st.Refused++
-				}
-			} else {
-				eng.Replay(e.clock, e.events)
-			}
-			st.Unmarked++
-		}
-	}
 	err := l.Replay(from, func(end Pos, rec []byte) error {
 		fail := func(err error) error { return fmt.Errorf("write-ahead log record after %s: %w", start, err) }
 		switch k := RecordKind(rec); k {
@@ -126,7 +113,7 @@ func Recover(l *Log, from Pos, eng Replayer, marks *Marks) (RecoverStats, error)
 			// A record of no events (dead letters' offsets) never
 			// reached the engine's queue.
 			if len(evs) > 0 {
-				queue = append(queue, entry{events: evs, clock: st.Clock})
+				r.queue = append(r.queue, entry{events: evs, clock: st.Clock})
 			}
 			st.Events += len(evs)
 		case KindCommand:
@@ -138,23 +125,23 @@ func Recover(l *Log, from Pos, eng Replayer, marks *Marks) (RecoverStats, error)
 				st.Clock = c.At
 			}
 			st.Commands++
-			queue = append(queue, entry{cmd: c, clock: st.Clock})
+			r.queue = append(r.queue, entry{cmd: c, clock: st.Clock})
 		case KindMark:
 			m, err := DecodeMark(rec)
 			if err != nil {
 				return fail(err)
 			}
 			st.Mark = max(st.Mark, m.N)
+			if marks != nil {
+				marks.SetDurable(m.N) // it is on disk
+			}
 			if m.N <= skip {
 				break
 			}
 			if m.Clock.After(st.Clock) {
 				st.Clock = m.Clock
 			}
-			queue = st.applyMarked(eng, m, queue, apply)
-			if marks != nil {
-				marks.SetDurable(m.N)
-			}
+			r.applyMarked(m)
 		default:
 			// A record of another kind comes from a newer siftd.
 			return fail(fmt.Errorf("kind %s is not supported by this siftd", k))
@@ -164,17 +151,41 @@ func Recover(l *Log, from Pos, eng Replayer, marks *Marks) (RecoverStats, error)
 		return nil
 	})
 	if err != nil {
-		return st, err
+		return *st, err
 	}
-	apply(queue)
-	return st, nil
+	r.applyUnmarked(r.queue)
+	return *st, nil
 }
 
-// applyMarked applies the batch mark m took from the front of queue (by
-// apply, one per record, if they do not fit it) and returns the rest.
-func (st *RecoverStats) applyMarked(eng Replayer, m correlate.BatchMark, queue []entry, apply func([]entry)) []entry {
-	n := min(m.Records, len(queue))
-	took, rest := queue[:n], queue[n:]
+// recovery is Recover's progress: the records decoded and not yet taken
+// by a mark, in log order.
+type recovery struct {
+	st    RecoverStats
+	eng   Replayer
+	queue []entry
+}
+
+// applyUnmarked replays entries one batch each (the tail, or records a
+// mark did not fit).
+func (r *recovery) applyUnmarked(es []entry) {
+	for _, e := range es {
+		if e.cmd != nil {
+			if _, err := r.eng.ReplayCommand(e.cmd); err != nil {
+				r.st.Refused++
+			}
+		} else {
+			r.eng.Replay(e.clock, e.events)
+		}
+		r.st.Unmarked++
+	}
+}
+
+// applyMarked applies the records mark m took from the front of the
+// queue, as one batch (one per record if they do not fit it).
+func (r *recovery) applyMarked(m correlate.BatchMark) {
+	st, eng := &r.st, r.eng
+	n := min(m.Records, len(r.queue))
+	took, rest := r.queue[:n], r.queue[n:]
 	fits := n == m.Records
 	for i, e := range took {
 		// A command is a batch of its own, and only a command mark
@@ -186,7 +197,7 @@ func (st *RecoverStats) applyMarked(eng Replayer, m correlate.BatchMark, queue [
 	switch {
 	case !fits:
 		st.Mismatched++
-		apply(took)
+		r.applyUnmarked(took)
 	case m.Command:
 		_, seq, err := eng.ReplayCommandMarked(m, took[0].cmd)
 		if err != nil {
@@ -208,10 +219,11 @@ func (st *RecoverStats) applyMarked(eng Replayer, m correlate.BatchMark, queue [
 	// Reuse the queue's array from the front once it is empty, so that
 	// a long run of marks does not grow it without bound.
 	if len(rest) == 0 {
-		clear(queue)
-		return queue[:0]
+		clear(r.queue)
+		r.queue = r.queue[:0]
+		return
 	}
-	return rest
+	r.queue = rest
 }
 
 func (st *RecoverStats) checkSeq(m correlate.BatchMark, seq uint64) {
