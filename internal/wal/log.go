@@ -568,8 +568,8 @@ func (l *Log) Append(recs [][]byte) (Pos, error) { return l.AppendThen(recs, nil
 func (l *Log) AppendThen(recs [][]byte, then func(end Pos)) (Pos, error) {
 	r := &request{recs: recs, then: then, done: make(chan error, 1)}
 	for _, rec := range recs {
-		if len(rec) == 0 || len(rec) > MaxRecordSize {
-			return Pos{}, fmt.Errorf("record of %d bytes: must be 1 to %d", len(rec), MaxRecordSize)
+		if err := checkRecord(rec); err != nil {
+			return Pos{}, err
 		}
 		r.size += frameHeader + len(rec)
 	}
@@ -587,16 +587,15 @@ func (l *Log) AppendThen(recs [][]byte, then func(end Pos)) (Pos, error) {
 }
 
 // Post writes rec with the next group commit (or alone within postDelay
-// if no append comes) and returns at once; then,
-// if not nil, runs on the writer goroutine once rec is durable, in log
-// order. It never blocks, whatever the log is waiting for: the engine
+// if no append comes) and returns at once; then, if not nil, runs on the
+// writer goroutine once rec is durable, in log order. It never blocks, whatever the log is waiting for: the engine
 // posts its batch marks from its own goroutine while the log's callbacks
 // may be waiting for the engine. A failed write is reported to the
 // appenders of its group (and makes the log fail), not here: then never
 // runs.
 func (l *Log) Post(rec []byte, then func(end Pos)) error {
-	if len(rec) == 0 || len(rec) > MaxRecordSize {
-		return fmt.Errorf("record of %d bytes: must be 1 to %d", len(rec), MaxRecordSize)
+	if err := checkRecord(rec); err != nil {
+		return err
 	}
 	l.sendMu.RLock()
 	defer l.sendMu.RUnlock()
@@ -609,6 +608,13 @@ func (l *Log) Post(rec []byte, then func(end Pos)) error {
 	select {
 	case l.postWake <- struct{}{}:
 	default:
+	}
+	return nil
+}
+
+func checkRecord(rec []byte) error {
+	if len(rec) == 0 || len(rec) > MaxRecordSize {
+		return fmt.Errorf("record of %d bytes: must be 1 to %d", len(rec), MaxRecordSize)
 	}
 	return nil
 }
