@@ -18,8 +18,8 @@ import (
 
 // Paging limits of the history endpoints.
 const (
-	DefaultPageSize  = 100
-	MaxPageSize      = 10000
+	DefaultPageSize  = httpapi.DefaultPageSize
+	MaxPageSize      = httpapi.MaxPageSize
 	DefaultEventSpan = 24 * time.Hour
 	// DefaultAnalyticsSpan is the range of the analytics without from.
 	DefaultAnalyticsSpan = 30 * 24 * time.Hour
