@@ -59,24 +59,11 @@ func (s *Store) insertSQL(table string) string {
 // Insert writes the rows of one table of r in one INSERT. It does
 // nothing when r has no rows for the table.
 func (s *Store) Insert(ctx context.Context, table string, r *Rows) error {
-	var n int
-	switch table {
-	case TableEvents:
-		n = len(r.Events)
-	case TableAlertStates:
-		n = len(r.AlertStates)
-	case TableIncidents:
-		n = len(r.Incidents)
-	case TableIncidentTimeline:
-		n = len(r.Timeline)
-	case TableProblems:
-		n = len(r.Problems)
-	case TableNotifications:
-		n = len(r.Notifications)
-	default:
+	i := slices.Index(Tables, table)
+	if i < 0 {
 		return fmt.Errorf("insert: unknown table %q", table)
 	}
-	if n == 0 {
+	if r.counts()[i] == 0 {
 		return nil
 	}
 	if err := s.Prepare(ctx); err != nil {
