@@ -236,9 +236,10 @@ FROM `+s.table(TableIncidents)+` WHERE has(?, id) GROUP BY id ORDER BY opened, i
 	return out, services, nil
 }
 
-func nonNil(s []string) []string {
+// nonNil is s, or an empty slice for nil.
+func nonNil[T any](s []T) []T {
 	if s == nil {
-		return []string{}
+		return []T{}
 	}
 	return s
 }

@@ -18,8 +18,8 @@ import (
 
 // Paging limits of the history endpoints.
 const (
-	DefaultPageSize  = 100
-	MaxPageSize      = 10000
+	DefaultPageSize  = httpapi.DefaultPageSize
+	MaxPageSize      = httpapi.MaxPageSize
 	DefaultEventSpan = 24 * time.Hour
 	// DefaultAnalyticsSpan is the range of the analytics without from.
 	DefaultAnalyticsSpan = 30 * 24 * time.Hour
@@ -64,13 +64,19 @@ func NewAPI(q Querier, logger *slog.Logger, now func() time.Time) *API {
 
 // Register mounts the endpoints on mux.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/history/events", a.events)
-	mux.HandleFunc("GET /api/v1/history/alerts/{fingerprint}", a.alert)
-	mux.HandleFunc("GET /api/v1/history/incidents/{id}", a.incident)
-	mux.HandleFunc("GET /api/v1/history/problems/{id}", a.problem)
-	mux.HandleFunc("GET /api/v1/analytics/recurring", a.recurring)
-	mux.HandleFunc("GET /api/v1/analytics/mtt", a.mtt)
-	mux.HandleFunc("GET /api/v1/analytics/noise", a.noise)
+	handle := func(pattern string, h http.HandlerFunc) {
+		if a.q == nil {
+			h = off
+		}
+		mux.HandleFunc(pattern, h)
+	}
+	handle("GET /api/v1/history/events", a.events)
+	handle("GET /api/v1/history/alerts/{fingerprint}", a.alert)
+	handle("GET /api/v1/history/incidents/{id}", a.incident)
+	handle("GET /api/v1/history/problems/{id}", a.problem)
+	handle("GET /api/v1/analytics/recurring", a.recurring)
+	handle("GET /api/v1/analytics/mtt", a.mtt)
+	handle("GET /api/v1/analytics/noise", a.noise)
 }
 
 var (
@@ -78,13 +84,10 @@ var (
 	badParam  = httpapi.BadParam
 )
 
-func (a *API) off(w http.ResponseWriter) bool {
-	if a.q != nil {
-		return false
-	}
+// off answers every endpoint while history is off (no Querier).
+func off(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusServiceUnavailable, httpapi.Error{Code: http.StatusServiceUnavailable,
 		Message: "history is off: set history.clickhouse.addresses in the config file"})
-	return true
 }
 
 // queryFailed answers 503: history is a replica that may be away while
@@ -161,9 +164,6 @@ func intParam(w http.ResponseWriter, r *http.Request, name string, def, maxV int
 }
 
 func (a *API) events(w http.ResponseWriter, r *http.Request) {
-	if a.off(w) {
-		return
-	}
 	var q EventQuery
 	for _, s := range r.URL.Query()["filter"] {
 		ms, err := a.parseMatchers(s, "api")
@@ -192,9 +192,6 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) alert(w http.ResponseWriter, r *http.Request) {
-	if a.off(w) {
-		return
-	}
 	fp, err := model.ParseFingerprint(r.PathValue("fingerprint"))
 	if err != nil {
 		badParam(w, "fingerprint", err)
@@ -212,15 +209,11 @@ func (a *API) alert(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) incident(w http.ResponseWriter, r *http.Request) {
-	if !a.off(w) {
-		byID(a, w, r, "incident", incident.ParseID, a.q.Incident)
-	}
+	byID(a, w, r, "incident", incident.ParseID, a.q.Incident)
 }
 
 func (a *API) problem(w http.ResponseWriter, r *http.Request) {
-	if !a.off(w) {
-		byID(a, w, r, "problem", incident.ParseProblemID, a.q.Problem)
-	}
+	byID(a, w, r, "problem", incident.ParseProblemID, a.q.Problem)
 }
 
 // byID answers GET of one incident or problem: 400 for an id parse
@@ -254,9 +247,6 @@ func (a *API) analyticsRange(w http.ResponseWriter, r *http.Request) (Range, boo
 }
 
 func (a *API) recurring(w http.ResponseWriter, r *http.Request) {
-	if a.off(w) {
-		return
-	}
 	var q RecurringQuery
 	var ok bool
 	if q.Range, ok = a.analyticsRange(w, r); !ok {
@@ -269,9 +259,6 @@ func (a *API) recurring(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) mtt(w http.ResponseWriter, r *http.Request) {
-	if a.off(w) {
-		return
-	}
 	rg, ok := a.analyticsRange(w, r)
 	if !ok {
 		return
@@ -280,9 +267,6 @@ func (a *API) mtt(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) noise(w http.ResponseWriter, r *http.Request) {
-	if a.off(w) {
-		return
-	}
 	var q NoiseQuery
 	var ok bool
 	if q.Range, ok = a.analyticsRange(w, r); !ok {

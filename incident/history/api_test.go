@@ -75,13 +75,7 @@ func (f *fakeQuerier) Noise(_ context.Context, q NoiseQuery) (Noise, error) {
 func serve(t *testing.T, q Querier, url string) (int, map[string]any) {
 	t.Helper()
 	mux := http.NewServeMux()
-	var api *API
-	if q == nil {
-		api = NewAPI(nil, nil, func() time.Time { return t0 })
-	} else {
-		api = NewAPI(q, nil, func() time.Time { return t0 })
-	}
-	api.Register(mux)
+	NewAPI(q, nil, func() time.Time { return t0 }).Register(mux)
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, url, nil))
 	var body map[string]any

@@ -59,24 +59,11 @@ func (s *Store) insertSQL(table string) string {
 // Insert writes the rows of one table of r in one INSERT. It does
 // nothing when r has no rows for the table.
 func (s *Store) Insert(ctx context.Context, table string, r *Rows) error {
-	var n int
-	switch table {
-	case TableEvents:
-		n = len(r.Events)
-	case TableAlertStates:
-		n = len(r.AlertStates)
-	case TableIncidents:
-		n = len(r.Incidents)
-	case TableIncidentTimeline:
-		n = len(r.Timeline)
-	case TableProblems:
-		n = len(r.Problems)
-	case TableNotifications:
-		n = len(r.Notifications)
-	default:
+	i := slices.Index(Tables, table)
+	if i < 0 {
 		return fmt.Errorf("insert: unknown table %q", table)
 	}
-	if n == 0 {
+	if r.counts()[i] == 0 {
 		return nil
 	}
 	if err := s.Prepare(ctx); err != nil {
@@ -425,28 +412,14 @@ func appendAlertStates(b driver.Batch, rows []AlertStateRow) error {
 
 // The other tables are low volume: row-wise appends are fast enough.
 
-func strs(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-func u64s(s []uint64) []uint64 {
-	if s == nil {
-		return []uint64{}
-	}
-	return s
-}
-
 func appendIncidents(b driver.Batch, rows []IncidentRow) error {
 	for i := range rows {
 		r := &rows[i]
 		la := newLabelArrays(1, r.Labels.Len())
 		la.add(r.Labels)
 		err := b.Append(dt(r.OpenedNs), r.ID, r.Version, r.UpdatedNs, r.OpenedNs, int8(r.State), r.Priority, r.Impact, r.Urgency,
-			r.Title, r.Rule, r.GroupKey, r.Signature, r.ProblemID, strs(r.CIIDs), r.ProbableCauseCI, strs(r.Services),
-			r.SupportGroup, r.Assignee, u64s(r.AlertFingerprints), int8(r.Severity), r.AcknowledgedNs, r.ResolvedNs, r.ClosedNs,
+			r.Title, r.Rule, r.GroupKey, r.Signature, r.ProblemID, nonNil(r.CIIDs), r.ProbableCauseCI, nonNil(r.Services),
+			r.SupportGroup, r.Assignee, nonNil(r.AlertFingerprints), int8(r.Severity), r.AcknowledgedNs, r.ResolvedNs, r.ClosedNs,
 			r.RespondDueNs, r.ResolveDueNs, boolU8(r.RespondBreached), boolU8(r.ResolveBreached), la.names[0], la.values[0])
 		if err != nil {
 			return fmt.Errorf("row %d: %w", i, err)
@@ -473,7 +446,7 @@ func appendProblems(b driver.Batch, rows []ProblemRow) error {
 	for i := range rows {
 		r := &rows[i]
 		err := b.Append(dt(r.OpenedNs), r.ID, r.Version, r.UpdatedNs, r.OpenedNs, int8(r.State), r.Title, r.Signature,
-			strs(r.IncidentIDs), r.IncidentCount, strs(r.CIIDs), strs(r.Services), r.Workaround, r.RunbookURL,
+			nonNil(r.IncidentIDs), r.IncidentCount, nonNil(r.CIIDs), nonNil(r.Services), r.Workaround, r.RunbookURL,
 			r.RootCause, r.FirstOccurrenceNs, r.LastOccurrenceNs, r.ResolvedNs, r.ClosedNs)
 		if err != nil {
 			return fmt.Errorf("row %d: %w", i, err)
@@ -486,7 +459,7 @@ func appendNotifications(b driver.Batch, rows []NotificationRow) error {
 	for i := range rows {
 		r := &rows[i]
 		err := b.Append(dt(r.AtNs), r.AtNs, r.ID, r.Attempt, r.IncidentID, r.Receiver, r.Integration, int8(r.Status),
-			r.Error, r.DurationNs, u64s(r.AlertFingerprints))
+			r.Error, r.DurationNs, nonNil(r.AlertFingerprints))
 		if err != nil {
 			return fmt.Errorf("row %d: %w", i, err)
 		}

@@ -78,6 +78,15 @@ func seqRange(from, to uint64) []uint64 {
 	return s
 }
 
+// addEach adds the rows of seq 1 to n one at a time, each taken by the
+// writer before the next (in a synctest bubble).
+func addEach(w *Writer, n int) {
+	for i := range n {
+		w.Add(eventRows(uint64(i + 1)))
+		synctest.Wait()
+	}
+}
+
 func runWriter(t *testing.T, w *Writer) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -91,10 +100,7 @@ func TestWriterBatchesByRowsAndAge(t *testing.T) {
 		w, err := NewWriter(d, WriterOptions{SpoolDir: t.TempDir(), BatchMaxRows: 10, BatchMaxWait: time.Second})
 		require.NoError(t, err)
 		stop := runWriter(t, w)
-		for i := range 25 {
-			w.Add(eventRows(uint64(i + 1)))
-			synctest.Wait()
-		}
+		addEach(w, 25)
 		// Two full batches went at once; five rows wait for their age.
 		require.Equal(t, seqRange(1, 20), d.seqs())
 		require.Equal(t, 2, d.calls)
@@ -145,10 +151,7 @@ func TestWriterSpoolsWhileDownAndDrainsInOrder(t *testing.T) {
 			RetryMin: time.Second, RetryMax: 4 * time.Second})
 		require.NoError(t, err)
 		stop := runWriter(t, w)
-		for i := range 20 {
-			w.Add(eventRows(uint64(i + 1)))
-			synctest.Wait()
-		}
+		addEach(w, 20)
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		_, files := w.SpoolSize()
@@ -185,10 +188,7 @@ func TestWriterSpoolFullDropsOldest(t *testing.T) {
 			RetryMin: time.Second, RetryMax: time.Second})
 		require.NoError(t, err)
 		stop := runWriter(t, w)
-		for i := range 12 {
-			w.Add(eventRows(uint64(i + 1)))
-			synctest.Wait()
-		}
+		addEach(w, 12)
 		time.Sleep(3 * time.Second)
 		synctest.Wait()
 		_, files := w.SpoolSize()
