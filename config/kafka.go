@@ -75,16 +75,9 @@ type KafkaOutputConfig struct {
 // Enabled says whether Kafka output is configured.
 func (k *KafkaOutputConfig) Enabled() bool { return len(k.Brokers) > 0 }
 
-// KafkaTLS configures TLS to the brokers. Relative paths are resolved
-// against the config file's directory.
-type KafkaTLS struct {
-	Enabled            bool   `yaml:"enabled"`
-	CAFile             string `yaml:"ca_file"`
-	CertFile           string `yaml:"cert_file"`
-	KeyFile            string `yaml:"key_file"`
-	ServerName         string `yaml:"server_name"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
-}
+// KafkaTLS configures TLS to the brokers: the TLS block history and
+// email have too.
+type KafkaTLS = TLSConfig
 
 // KafkaSASL configures SASL authentication; Mechanism empty means none.
 type KafkaSASL struct {
