@@ -172,7 +172,7 @@ func validateBrokers(p string, brokers []string, check checkFunc) {
 }
 
 func validateKafkaSecurity(p string, t *KafkaTLS, s *KafkaSASL, check checkFunc) {
-	check((t.CertFile == "") == (t.KeyFile == ""), p+"tls", "cert_file and key_file go together")
+	t.validate(p+"tls", check)
 	if s.Mechanism == "" {
 		check(s.Username == "" && s.Password == "" && s.PasswordFile == "", p+"sasl.mechanism", "must be set when a username or password is")
 		return
@@ -185,7 +185,7 @@ func validateKafkaSecurity(p string, t *KafkaTLS, s *KafkaSASL, check checkFunc)
 // resolveKafkaPaths makes the Kafka file paths relative to dir absolute.
 func (c *Config) resolveKafkaPaths(dir string) {
 	for _, t := range []*KafkaTLS{&c.Ingest.Kafka.TLS, &c.Output.Kafka.TLS} {
-		resolvePaths(dir, &t.CAFile, &t.CertFile, &t.KeyFile)
+		t.resolvePaths(dir)
 	}
 	resolvePaths(dir, &c.Ingest.Kafka.SASL.PasswordFile, &c.Output.Kafka.SASL.PasswordFile)
 }
