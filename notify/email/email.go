@@ -2,6 +2,7 @@ package email
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -70,9 +71,9 @@ func (e *Email) Notify(ctx context.Context, m *notify.Message) (string, error) {
 func (e *Email) message(m *notify.Message) ([]byte, []string, error) {
 	r := m.Render()
 	to := r.Text(e.To)
-	subject := r.Text(or(e.Subject, DefaultSubject))
-	text := r.Text(or(e.Text, DefaultText))
-	html := r.HTML(or(e.HTML, DefaultHTML))
+	subject := r.Text(cmp.Or(e.Subject, DefaultSubject))
+	text := r.Text(cmp.Or(e.Text, DefaultText))
+	html := r.HTML(cmp.Or(e.HTML, DefaultHTML))
 	headers := map[string]string{}
 	for k, v := range e.Headers {
 		headers[textproto.CanonicalMIMEHeaderKey(k)] = r.Text(v)
@@ -192,7 +193,7 @@ func (e *Email) send(ctx context.Context, rcpts []string, msg []byte) error {
 		return fmt.Errorf("smtp %s: %w", e.Smarthost, err)
 	}
 	defer c.Close()
-	if err := c.Hello(or(e.Hello, "localhost")); err != nil {
+	if err := c.Hello(cmp.Or(e.Hello, "localhost")); err != nil {
 		return smtpErr("EHLO", err)
 	}
 	if port != "465" {
@@ -260,11 +261,4 @@ func addr(s string) string {
 		}
 	}
 	return strings.TrimSpace(s)
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
