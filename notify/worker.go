@@ -11,13 +11,12 @@ import (
 // order, so that a ticket is created before it is updated; every
 // integration has its own, so a slow or failing one delays only itself.
 type worker struct {
-	n        *Notifier
-	r        Receiver
-	in       NamedIntegration
-	name     string
-	queue    chan delivery
-	limiter  bucket
-	recorded func(correlate.NotificationRecord)
+	n       *Notifier
+	r       Receiver
+	in      NamedIntegration
+	name    string
+	queue   chan delivery
+	limiter bucket
 	// tickets are the tickets this integration filed, by incident seq:
 	// the record that stores them on the incident lands later. Owned by
 	// run.
@@ -160,9 +159,6 @@ func (w *worker) record(ctx context.Context, d delivery, result, ticket string, 
 	if _, rerr := w.n.opts.Log.RecordNotification(ctx, r); rerr != nil {
 		w.n.m.unrecorded.Inc()
 		w.n.logger.Warn("notification outcome not recorded; it may be sent again after a restart", "integration", w.name, "incident", d.key.Incident, "event", d.key.Event, "result", result, "err", rerr)
-	}
-	if w.recorded != nil {
-		w.recorded(r)
 	}
 }
 
