@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -114,22 +115,15 @@ func (e *Email) message(m *notify.Message) ([]byte, []string, error) {
 		first := "<" + m.Incident.ID() + ".opened.1@" + domain + ">"
 		h["In-Reply-To"], h["References"] = first, first
 	}
-	for k, v := range headers {
-		h[k] = v
-	}
+	maps.Copy(h, headers)
 	sum := sha256.Sum256([]byte(id))
 	mw := multipart.NewWriter(&b)
 	if err := mw.SetBoundary("sift-" + hex.EncodeToString(sum[:12])); err != nil {
 		return nil, nil, err
 	}
 	h["Content-Type"] = "multipart/alternative; boundary=" + mw.Boundary()
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	var head bytes.Buffer
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(h)) {
 		fmt.Fprintf(&head, "%s: %s\r\n", k, h[k])
 	}
 	head.WriteString("\r\n")
