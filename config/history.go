@@ -52,6 +52,15 @@ type TLSConfig struct {
 	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
 }
 
+func (t *TLSConfig) validate(key string, check checkFunc) {
+	check((t.CertFile == "") == (t.KeyFile == ""), key, "cert_file and key_file go together")
+}
+
+// resolvePaths makes the file paths relative to dir absolute.
+func (t *TLSConfig) resolvePaths(dir string) {
+	resolvePaths(dir, &t.CAFile, &t.CertFile, &t.KeyFile)
+}
+
 // RetentionConfig is how long each history table keeps rows; 0 keeps
 // them forever. Whole days.
 type RetentionConfig struct {
@@ -89,7 +98,8 @@ func defaultHistory() HistoryConfig {
 // resolvePaths makes file paths relative to the config file's directory.
 func (h *HistoryConfig) resolvePaths(dir string) {
 	c := &h.ClickHouse
-	resolvePaths(dir, &c.PasswordFile, &c.TLS.CAFile, &c.TLS.CertFile, &c.TLS.KeyFile)
+	resolvePaths(dir, &c.PasswordFile)
+	c.TLS.resolvePaths(dir)
 }
 
 func (h *HistoryConfig) validate(check checkFunc) {
@@ -101,7 +111,7 @@ func (h *HistoryConfig) validate(check checkFunc) {
 	}
 	check(c.Database != "", p+"database", "must not be empty")
 	check(c.Password == "" || c.PasswordFile == "", p+"password_file", "set password or password_file, not both")
-	check((c.TLS.CertFile == "") == (c.TLS.KeyFile == ""), p+"tls", "cert_file and key_file go together")
+	c.TLS.validate(p+"tls", check)
 	check(c.DialTimeout > 0, p+"dial_timeout", "must be over 0, got %s", c.DialTimeout)
 	check(c.ReadTimeout > 0, p+"read_timeout", "must be over 0, got %s", c.ReadTimeout)
 	check(c.Compression == "lz4" || c.Compression == "zstd" || c.Compression == "none", p+"compression", "must be lz4, zstd or none, got %q", c.Compression)

@@ -75,16 +75,9 @@ type KafkaOutputConfig struct {
 // Enabled says whether Kafka output is configured.
 func (k *KafkaOutputConfig) Enabled() bool { return len(k.Brokers) > 0 }
 
-// KafkaTLS configures TLS to the brokers. Relative paths are resolved
-// against the config file's directory.
-type KafkaTLS struct {
-	Enabled            bool   `yaml:"enabled"`
-	CAFile             string `yaml:"ca_file"`
-	CertFile           string `yaml:"cert_file"`
-	KeyFile            string `yaml:"key_file"`
-	ServerName         string `yaml:"server_name"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
-}
+// KafkaTLS configures TLS to the brokers: the TLS block history and
+// email have too.
+type KafkaTLS = TLSConfig
 
 // KafkaSASL configures SASL authentication; Mechanism empty means none.
 type KafkaSASL struct {
@@ -179,7 +172,7 @@ func validateBrokers(p string, brokers []string, check checkFunc) {
 }
 
 func validateKafkaSecurity(p string, t *KafkaTLS, s *KafkaSASL, check checkFunc) {
-	check((t.CertFile == "") == (t.KeyFile == ""), p+"tls", "cert_file and key_file go together")
+	t.validate(p+"tls", check)
 	if s.Mechanism == "" {
 		check(s.Username == "" && s.Password == "" && s.PasswordFile == "", p+"sasl.mechanism", "must be set when a username or password is")
 		return
@@ -192,7 +185,7 @@ func validateKafkaSecurity(p string, t *KafkaTLS, s *KafkaSASL, check checkFunc)
 // resolveKafkaPaths makes the Kafka file paths relative to dir absolute.
 func (c *Config) resolveKafkaPaths(dir string) {
 	for _, t := range []*KafkaTLS{&c.Ingest.Kafka.TLS, &c.Output.Kafka.TLS} {
-		resolvePaths(dir, &t.CAFile, &t.CertFile, &t.KeyFile)
+		t.resolvePaths(dir)
 	}
 	resolvePaths(dir, &c.Ingest.Kafka.SASL.PasswordFile, &c.Output.Kafka.SASL.PasswordFile)
 }

@@ -371,7 +371,7 @@ func (r *NotifyReceiver) validate(key string, check checkFunc) {
 		check(err == nil && port != "", k+".smarthost", "must be host:port, got %q", c.Smarthost)
 		secret(k+".auth_password", c.AuthPassword, c.AuthPasswordFile, false)
 		check(c.AuthUsername != "" || (c.AuthPassword == "" && c.AuthPasswordFile == ""), k+".auth_username", "must be set with a password")
-		check((c.TLS.CertFile == "") == (c.TLS.KeyFile == ""), k+".tls", "cert_file and key_file go together")
+		c.TLS.validate(k+".tls", check)
 	}
 	for i, c := range r.PagerDutyConfigs {
 		k := fmt.Sprintf("%s.pagerduty_configs[%d]", key, i)
@@ -431,7 +431,8 @@ func (c *Config) resolveNotifyPaths(dir string) {
 		}
 		for j := range r.EmailConfigs {
 			e := &r.EmailConfigs[j]
-			resolvePaths(dir, &e.AuthPasswordFile, &e.TLS.CAFile, &e.TLS.CertFile, &e.TLS.KeyFile)
+			resolvePaths(dir, &e.AuthPasswordFile)
+			e.TLS.resolvePaths(dir)
 		}
 		for j := range r.PagerDutyConfigs {
 			resolvePaths(dir, &r.PagerDutyConfigs[j].RoutingKeyFile)

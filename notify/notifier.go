@@ -72,7 +72,6 @@ type Options struct {
 // See the package documentation for its contract.
 type Notifier struct {
 	opts    Options
-	logger  *slog.Logger
 	m       *metrics
 	plan    atomic.Pointer[Plan]
 	queue   chan job
@@ -162,7 +161,6 @@ func New(o Options) (*Notifier, error) {
 	}
 	n := &Notifier{
 		opts:     o,
-		logger:   o.Logger,
 		queue:    make(chan job, o.QueueCapacity),
 		workers:  map[string][]*worker{},
 		cursors:  map[uint64]int{},

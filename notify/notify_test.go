@@ -341,12 +341,11 @@ func (l *memLog) results() map[string]string {
 
 // clock is a fake clock; sleeping advances it at once.
 type clock struct {
-	mu     sync.Mutex
-	now    time.Time
-	sleeps map[string][]time.Duration
+	mu  sync.Mutex
+	now time.Time
 }
 
-func newClock() *clock { return &clock{now: t0, sleeps: map[string][]time.Duration{}} }
+func newClock() *clock { return &clock{now: t0} }
 
 func (c *clock) Now() time.Time {
 	c.mu.Lock()

@@ -139,23 +139,16 @@ type Renderer struct {
 }
 
 // Text renders a text template, "" after an error.
-func (r *Renderer) Text(text string) string {
-	if r.err != nil {
-		return ""
-	}
-	s, err := r.t.Text(text, r.Data)
-	if err != nil {
-		r.err = fmt.Errorf("template %q: %w", truncate(text, 80), err)
-	}
-	return s
-}
+func (r *Renderer) Text(text string) string { return r.render(r.t.Text, text) }
 
 // HTML renders an HTML template, "" after an error.
-func (r *Renderer) HTML(text string) string {
+func (r *Renderer) HTML(text string) string { return r.render(r.t.HTML, text) }
+
+func (r *Renderer) render(exec func(string, *Data) (string, error), text string) string {
 	if r.err != nil {
 		return ""
 	}
-	s, err := r.t.HTML(text, r.Data)
+	s, err := exec(text, r.Data)
 	if err != nil {
 		r.err = fmt.Errorf("template %q: %w", truncate(text, 80), err)
 	}

@@ -41,19 +41,19 @@ type TicketMapping struct {
 // With returns the mapping with the configuration's fields and states
 // over it. A state mapped to "" leaves that state alone.
 func (d TicketMapping) With(c config.TicketConfig) TicketMapping {
-	out := TicketMapping{Fields: maps.Clone(d.Fields), UpdateFields: maps.Clone(d.UpdateFields), States: maps.Clone(d.States), Comment: d.Comment}
-	if out.Fields == nil {
-		out.Fields = map[string]any{}
+	return TicketMapping{
+		Fields:       over(d.Fields, c.Fields),
+		UpdateFields: over(d.UpdateFields, c.UpdateFields),
+		States:       over(d.States, c.States),
+		Comment:      d.Comment,
 	}
-	if out.UpdateFields == nil {
-		out.UpdateFields = map[string]any{}
-	}
-	if out.States == nil {
-		out.States = map[string]string{}
-	}
-	maps.Copy(out.Fields, c.Fields)
-	maps.Copy(out.UpdateFields, c.UpdateFields)
-	maps.Copy(out.States, c.States)
+}
+
+// over returns a new map of base's entries with top's over them.
+func over[V any](base, top map[string]V) map[string]V {
+	out := make(map[string]V, len(base)+len(top))
+	maps.Copy(out, base)
+	maps.Copy(out, top)
 	return out
 }
 

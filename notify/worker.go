@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/sift-itsm/sift/correlate"
@@ -11,13 +12,13 @@ import (
 // order, so that a ticket is created before it is updated; every
 // integration has its own, so a slow or failing one delays only itself.
 type worker struct {
-	n        *Notifier
-	r        Receiver
-	in       NamedIntegration
-	name     string
-	queue    chan delivery
-	limiter  bucket
-	recorded func(correlate.NotificationRecord)
+	n       *Notifier
+	r       Receiver
+	in      NamedIntegration
+	name    string
+	queue   chan delivery
+	limiter bucket
+	logger  *slog.Logger // with the integration's name
 	// tickets are the tickets this integration filed, by incident seq:
 	// the record that stores them on the incident lands later. Owned by
 	// run.
@@ -45,6 +46,7 @@ func newWorker(n *Notifier, r Receiver, in NamedIntegration, name string) *worke
 		queue:   make(chan delivery, r.QueueCapacity),
 		limiter: bucket{rate: r.RatePerSecond, burst: float64(max(r.Burst, 1))},
 		tickets: map[uint64]string{},
+		logger:  n.opts.Logger.With("integration", name),
 	}
 }
 
@@ -61,7 +63,7 @@ func (w *worker) offer(m *Message, held bool) {
 	default:
 		w.n.release(key)
 		w.count(m.Event, ResultDropped)
-		w.n.logger.Warn("notification dropped: the integration's queue is full", "integration", w.name, "incident", key.Incident, "event", key.Event)
+		w.logger.Warn("notification dropped: the integration's queue is full", "incident", key.Incident, "event", key.Event)
 	}
 }
 
@@ -131,13 +133,13 @@ func (w *worker) deliver(ctx context.Context, d delivery) {
 		}
 		w.n.m.retries.WithLabelValues(w.r.Name, w.in.Type).Inc()
 		wait := backoff(n, w.r.InitialBackoff, w.r.MaxBackoff, w.n.opts.Rand())
-		w.n.logger.Debug("notification failed; retrying", "integration", w.name, "incident", d.key.Incident, "event", d.key.Event, "attempt", n, "wait", wait, "err", err)
+		w.logger.Debug("notification failed; retrying", "incident", d.key.Incident, "event", d.key.Event, "attempt", n, "wait", wait, "err", err)
 		if w.n.opts.Sleep(ctx, wait) != nil {
 			break
 		}
 	}
 	if err != nil {
-		w.n.logger.Warn("notification failed", "integration", w.name, "incident", d.key.Incident, "event", d.key.Event, "attempts", n, "err", err)
+		w.logger.Warn("notification failed", "incident", d.key.Incident, "event", d.key.Event, "attempts", n, "err", err)
 		w.count(m.Event, ResultFailed)
 		w.record(ctx, d, correlate.NotificationFailed, ticket, n, err)
 		return
@@ -159,10 +161,7 @@ func (w *worker) record(ctx context.Context, d delivery, result, ticket string, 
 	}
 	if _, rerr := w.n.opts.Log.RecordNotification(ctx, r); rerr != nil {
 		w.n.m.unrecorded.Inc()
-		w.n.logger.Warn("notification outcome not recorded; it may be sent again after a restart", "integration", w.name, "incident", d.key.Incident, "event", d.key.Event, "result", result, "err", rerr)
-	}
-	if w.recorded != nil {
-		w.recorded(r)
+		w.logger.Warn("notification outcome not recorded; it may be sent again after a restart", "incident", d.key.Incident, "event", d.key.Event, "result", result, "err", rerr)
 	}
 }
 

@@ -2,6 +2,7 @@ package email
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -70,9 +72,9 @@ func (e *Email) Notify(ctx context.Context, m *notify.Message) (string, error) {
 func (e *Email) message(m *notify.Message) ([]byte, []string, error) {
 	r := m.Render()
 	to := r.Text(e.To)
-	subject := r.Text(or(e.Subject, DefaultSubject))
-	text := r.Text(or(e.Text, DefaultText))
-	html := r.HTML(or(e.HTML, DefaultHTML))
+	subject := r.Text(cmp.Or(e.Subject, DefaultSubject))
+	text := r.Text(cmp.Or(e.Text, DefaultText))
+	html := r.HTML(cmp.Or(e.HTML, DefaultHTML))
 	headers := map[string]string{}
 	for k, v := range e.Headers {
 		headers[textproto.CanonicalMIMEHeaderKey(k)] = r.Text(v)
@@ -113,22 +115,15 @@ func (e *Email) message(m *notify.Message) ([]byte, []string, error) {
 		first := "<" + m.Incident.ID() + ".opened.1@" + domain + ">"
 		h["In-Reply-To"], h["References"] = first, first
 	}
-	for k, v := range headers {
-		h[k] = v
-	}
+	maps.Copy(h, headers)
 	sum := sha256.Sum256([]byte(id))
 	mw := multipart.NewWriter(&b)
 	if err := mw.SetBoundary("sift-" + hex.EncodeToString(sum[:12])); err != nil {
 		return nil, nil, err
 	}
 	h["Content-Type"] = "multipart/alternative; boundary=" + mw.Boundary()
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	var head bytes.Buffer
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(h)) {
 		fmt.Fprintf(&head, "%s: %s\r\n", k, h[k])
 	}
 	head.WriteString("\r\n")
@@ -192,7 +187,7 @@ func (e *Email) send(ctx context.Context, rcpts []string, msg []byte) error {
 		return fmt.Errorf("smtp %s: %w", e.Smarthost, err)
 	}
 	defer c.Close()
-	if err := c.Hello(or(e.Hello, "localhost")); err != nil {
+	if err := c.Hello(cmp.Or(e.Hello, "localhost")); err != nil {
 		return smtpErr("EHLO", err)
 	}
 	if port != "465" {
@@ -260,11 +255,4 @@ func addr(s string) string {
 		}
 	}
 	return strings.TrimSpace(s)
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -1,6 +1,7 @@
 package pagerduty
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -84,12 +85,12 @@ func (p *PagerDuty) Notify(ctx context.Context, m *notify.Message) (string, erro
 		r := m.Render()
 		d := r.Data
 		pl := &Payload{
-			Summary:   truncate(r.Text(or(p.Summary, DefaultSummary)), 1024),
-			Source:    r.Text(or(p.Source, DefaultSource)),
-			Severity:  r.Text(or(p.Severity, DefaultSeverity)),
+			Summary:   truncate(r.Text(cmp.Or(p.Summary, DefaultSummary)), 1024),
+			Source:    r.Text(cmp.Or(p.Source, DefaultSource)),
+			Severity:  r.Text(cmp.Or(p.Severity, DefaultSeverity)),
 			Timestamp: m.Occurrence.At.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 			Component: r.Text(p.Component),
-			Group:     r.Text(or(p.Group, "{{ .Incident.SupportGroup }}")),
+			Group:     r.Text(cmp.Or(p.Group, "{{ .Incident.SupportGroup }}")),
 			Class:     r.Text(p.Class),
 			CustomDetails: map[string]any{
 				"incident": d.Incident.ID, "event": d.Event, "priority": d.Priority, "state": d.State,
@@ -104,21 +105,14 @@ func (p *PagerDuty) Notify(ctx context.Context, m *notify.Message) (string, erro
 			return "", notify.Permanent(fmt.Errorf("severity %q: want one of %v", pl.Severity, severities))
 		}
 		e.Payload = pl
-		e.Client = or(p.Client, DefaultClient)
-		e.ClientURL = or(p.ClientURL, d.URL)
+		e.Client = cmp.Or(p.Client, DefaultClient)
+		e.ClientURL = cmp.Or(p.ClientURL, d.URL)
 		if d.URL != "" {
 			e.Links = []Link{{Href: d.URL, Text: d.Incident.ID}}
 		}
 	}
 	_, err := notify.Do(ctx, p.HTTP, notify.Request{Method: http.MethodPost, URL: p.URL, Body: e})
 	return "", err
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func truncate(s string, n int) string {

@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 
@@ -54,13 +55,13 @@ type Slack struct {
 // Notify implements notify.Integration.
 func (s *Slack) Notify(ctx context.Context, m *notify.Message) (string, error) {
 	r := m.Render()
-	title := r.Text(or(s.Title, DefaultTitle))
+	title := r.Text(cmp.Or(s.Title, DefaultTitle))
 	a := Attachment{
 		Fallback:  title,
 		Color:     r.Text(`{{ template "sift.color" . }}`),
 		Title:     title,
 		TitleLink: r.Data.URL,
-		Text:      r.Text(or(s.Text, DefaultText)),
+		Text:      r.Text(cmp.Or(s.Text, DefaultText)),
 		MrkdwnIn:  []string{"text"},
 	}
 	field := func(title, value string) {
@@ -78,11 +79,4 @@ func (s *Slack) Notify(ctx context.Context, m *notify.Message) (string, error) {
 	msg := Message{Channel: s.Channel, Username: s.Username, IconEmoji: s.IconEmoji, Attachments: []Attachment{a}}
 	_, err := notify.Do(ctx, s.Client, notify.Request{Method: http.MethodPost, URL: s.URL, SecretURL: true, Body: msg})
 	return "", err
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
