@@ -187,15 +187,11 @@ func replay(o replayOptions, stdout, stderr io.Writer) int {
 	if out.Incidents == nil {
 		out.Incidents = []incident.JSON{}
 	}
-	w := stdout
-	if o.out != "" && o.out != "-" {
-		f, err := os.Create(o.out)
-		if err != nil {
-			return fail("%v", err)
-		}
-		defer f.Close()
-		w = f
+	w, done, err := outputFile(o.out, stdout)
+	if err != nil {
+		return fail("%v", err)
 	}
+	defer done()
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(out); err != nil {
