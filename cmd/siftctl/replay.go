@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -192,9 +191,7 @@ func replay(o replayOptions, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	defer done()
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
+	if err := writeJSON(w, out); err != nil {
 		return fail("writing: %v", err)
 	}
 	s := out.Stats

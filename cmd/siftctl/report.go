@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -112,17 +111,7 @@ func report(o *reportOptions, cmd string, stdout, stderr io.Writer) int {
 	if err := o.do(http.MethodGet, path+"?"+q.Encode(), nil, v); err != nil {
 		return fail(err)
 	}
-	if o.output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(v); err != nil {
-			return fail(err)
-		}
-		return 0
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	render(tw)
-	if err := tw.Flush(); err != nil {
+	if err := o.show(stdout, v, render); err != nil {
 		return fail(err)
 	}
 	return 0
