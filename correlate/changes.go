@@ -126,23 +126,31 @@ func (s *state) pruneChanges(tx *lazyTxn, now time.Time, set *Settings) {
 // nearest over the incident's CIs kept. One walk upstream per CI, as CIs
 // join, rather than one per change and CI every time.
 func (s *state) noteChanges(is *incState, ci string, set *Settings) {
-	if len(s.changes) == 0 {
-		return
+	if onCI := s.changesBefore(is.row.OpenedAt, set); onCI != nil {
+		s.noteNear(is, onCI, ci)
 	}
-	inc := is.row
-	from := inc.OpenedAt.Add(-set.ChangeLookback)
-	var onCI map[string][]int // change indexes by CI, within the window
+}
+
+// changesBefore indexes by CI the changes (their indexes in s.changes)
+// that started within the lookback before opened; nil when none did.
+func (s *state) changesBefore(opened time.Time, set *Settings) map[string][]int {
+	from := opened.Add(-set.ChangeLookback)
+	var onCI map[string][]int
 	for i, c := range s.changes {
-		if !c.Start.Before(from) && !c.Start.After(inc.OpenedAt) {
+		if !c.Start.Before(from) && !c.Start.After(opened) {
 			if onCI == nil {
 				onCI = map[string][]int{}
 			}
 			onCI[c.CI] = append(onCI[c.CI], i)
 		}
 	}
-	if onCI == nil {
-		return
-	}
+	return onCI
+}
+
+// noteNear records in is.chHops how near ci is to each change of onCI
+// (changesBefore): 0 on ci itself, else its hops upstream of ci, the
+// nearest kept.
+func (s *state) noteNear(is *incState, onCI map[string][]int, ci string) {
 	note := func(target string, hops int) {
 		for _, i := range onCI[target] {
 			id := s.changes[i].ID
@@ -199,8 +207,11 @@ func (s *state) applyChanges(now time.Time, cs []ChangeEvent, set *Settings) *Ba
 				continue
 			}
 			is.chHops = nil
-			for _, ci := range is.row.CIs {
-				s.noteChanges(is, ci, set)
+			// The window is the incident's: index it once for all its CIs.
+			if onCI := s.changesBefore(is.row.OpenedAt, set); onCI != nil {
+				for _, ci := range is.row.CIs {
+					s.noteNear(is, onCI, ci)
+				}
 			}
 			if pc := s.rankChanges(is); !slices.Equal(pc, is.row.ProbableChanges) {
 				s.mut(is, at).ProbableChanges = pc

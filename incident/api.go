@@ -175,19 +175,9 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Since = t
 	}
-	limit, err := httpapi.Limit(r)
-	if err != nil {
-		httpapi.BadParam(w, "limit", err)
+	before, limit, ok := pageArgs(w, r, ParseID)
+	if !ok {
 		return
-	}
-	var before uint64
-	if s := q.Get("page_token"); s != "" {
-		seq, err := ParseID(s)
-		if err != nil {
-			httpapi.BadParam(w, "page_token", err)
-			return
-		}
-		before = seq
 	}
 	page, err := List(a.o.DB().Txn(false), &f, before, limit)
 	if err != nil {
@@ -195,6 +185,24 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpapi.WriteJSON(w, http.StatusOK, page)
+}
+
+// pageArgs reads the limit and page_token of a newest-first list, whose
+// page token parse reads as a sequence number; it answers 400 itself, and
+// ok is false, when one is bad.
+func pageArgs(w http.ResponseWriter, r *http.Request, parse func(string) (uint64, error)) (before uint64, limit int, ok bool) {
+	limit, err := httpapi.Limit(r)
+	if err != nil {
+		httpapi.BadParam(w, "limit", err)
+		return 0, 0, false
+	}
+	if s := r.URL.Query().Get("page_token"); s != "" {
+		if before, err = parse(s); err != nil {
+			httpapi.BadParam(w, "page_token", err)
+			return 0, 0, false
+		}
+	}
+	return before, limit, true
 }
 
 // parseSince reads an RFC 3339 time or a duration back from now ("2h").

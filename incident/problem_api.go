@@ -57,17 +57,9 @@ func (a *API) listProblems(w http.ResponseWriter, r *http.Request) {
 		}
 		state = &st
 	}
-	limit, err := httpapi.Limit(r)
-	if err != nil {
-		httpapi.BadParam(w, "limit", err)
+	before, limit, ok := pageArgs(w, r, ParseProblemID)
+	if !ok {
 		return
-	}
-	var before uint64
-	if s := q.Get("page_token"); s != "" {
-		if before, err = ParseProblemID(s); err != nil {
-			httpapi.BadParam(w, "page_token", err)
-			return
-		}
 	}
 	page, err := ListProblems(a.o.DB().Txn(false), state, q.Get("signature"), before, limit)
 	if err != nil {

@@ -71,23 +71,36 @@ func (c *client) do(method, path string, body any, v any) error {
 	return json.Unmarshal(raw, v)
 }
 
-// print writes v as indented JSON, or the table rows render gives.
+// print writes v as indented JSON, or the table of header and the rows
+// rows adds.
 func (c *client) print(w io.Writer, v any, header string, rows func(add func(cols ...any))) error {
+	return c.show(w, v, func(tw *tabwriter.Writer) {
+		fmt.Fprintln(tw, header)
+		rows(func(cols ...any) {
+			s := make([]string, len(cols))
+			for i, c := range cols {
+				s[i] = fmt.Sprint(c)
+			}
+			fmt.Fprintln(tw, strings.Join(s, "\t"))
+		})
+	})
+}
+
+// show writes v as indented JSON, or what table writes, aligned.
+func (c *client) show(w io.Writer, v any, table func(*tabwriter.Writer)) error {
 	if c.output == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return writeJSON(w, v)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, header)
-	rows(func(cols ...any) {
-		s := make([]string, len(cols))
-		for i, c := range cols {
-			s[i] = fmt.Sprint(c)
-		}
-		fmt.Fprintln(tw, strings.Join(s, "\t"))
-	})
+	table(tw)
 	return tw.Flush()
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func since(t time.Time) string {

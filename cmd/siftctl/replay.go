@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -147,8 +146,8 @@ func replay(o replayOptions, stdout, stderr io.Writer) int {
 	start := time.Now()
 	eng := correlate.NewOffline(app.EngineSettings(cfg), rs, topo)
 	if o.changes != "" {
-		if code := replayChanges(eng, o.changes, fail); code != 0 {
-			return code
+		if err := replayChanges(eng, o.changes); err != nil {
+			return fail("%v", err)
 		}
 	}
 	fps := map[model.Fingerprint]struct{}{}
@@ -187,18 +186,12 @@ func replay(o replayOptions, stdout, stderr io.Writer) int {
 	if out.Incidents == nil {
 		out.Incidents = []incident.JSON{}
 	}
-	w := stdout
-	if o.out != "" && o.out != "-" {
-		f, err := os.Create(o.out)
-		if err != nil {
-			return fail("%v", err)
-		}
-		defer f.Close()
-		w = f
+	w, done, err := outputFile(o.out, stdout)
+	if err != nil {
+		return fail("%v", err)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
+	defer done()
+	if err := writeJSON(w, out); err != nil {
 		return fail("writing: %v", err)
 	}
 	s := out.Stats
@@ -211,17 +204,11 @@ func replay(o replayOptions, stdout, stderr io.Writer) int {
 // an array a line), each received at its own time, and adds their
 // fingerprints to fps.
 func replayEvents(eng *correlate.Offline, in io.Reader, name string, maxLine int, fps map[model.Fingerprint]struct{}) error {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 1<<20), maxLine)
 	var batch []ingest.Event
-	for line := 1; sc.Scan(); line++ {
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 || b[0] == '#' {
-			continue
-		}
+	err := jsonLines(in, name, maxLine, func(b []byte) error {
 		evs, err := ingest.ParseGeneric(b, eng.Clock())
 		if err != nil {
-			return fmt.Errorf("%s:%d: %v", name, line, err)
+			return err
 		}
 		for i := range evs {
 			fps[evs[i].Fingerprint] = struct{}{}
@@ -231,9 +218,10 @@ func replayEvents(eng *correlate.Offline, in io.Reader, name string, maxLine int
 			eng.Apply(batch)
 			batch = nil
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("reading %s: %v", name, err)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	eng.Apply(batch)
 	return nil
@@ -241,29 +229,37 @@ func replayEvents(eng *correlate.Offline, in io.Reader, name string, maxLine int
 
 // replayChanges feeds a JSON-lines file of change events (an object or an
 // array a line, as POST /api/v1/changes takes) to the offline engine.
-func replayChanges(eng *correlate.Offline, path string, fail func(string, ...any) int) int {
+func replayChanges(eng *correlate.Offline, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fail("%v", err)
+		return err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 8<<20)
+	return jsonLines(f, path, 8<<20, func(b []byte) error {
+		cs, err := correlate.DecodeChanges(b)
+		if err != nil {
+			return err
+		}
+		return eng.AddChanges(cs)
+	})
+}
+
+// jsonLines calls fn with each trimmed line of in (at most maxLine long)
+// but blank lines and # comments; errors name the input (name) and line.
+func jsonLines(in io.Reader, name string, maxLine int, fn func([]byte) error) error {
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 1<<20), maxLine)
 	for line := 1; sc.Scan(); line++ {
 		b := bytes.TrimSpace(sc.Bytes())
 		if len(b) == 0 || b[0] == '#' {
 			continue
 		}
-		cs, err := correlate.DecodeChanges(b)
-		if err == nil {
-			err = eng.AddChanges(cs)
-		}
-		if err != nil {
-			return fail("%s:%d: %v", path, line, err)
+		if err := fn(b); err != nil {
+			return fmt.Errorf("%s:%d: %v", name, line, err)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return fail("reading %s: %v", path, err)
+		return fmt.Errorf("reading %s: %v", name, err)
 	}
-	return 0
+	return nil
 }

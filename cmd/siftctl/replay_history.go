@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -168,9 +167,7 @@ func replayHistory(src historySource, from, to time.Time, eng *correlate.Offline
 	slices.Sort(d.New)
 	slices.Sort(d.Gone)
 
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(d); err != nil {
+	if err := writeJSON(w, d); err != nil {
 		return fmt.Errorf("writing: %w", err)
 	}
 	fmt.Fprintf(stderr, "replayed %d stored events from %s to %s: %d incidents happened, %d with the candidate rules; %d the same, %d merges, %d splits, %d new, %d gone\n",

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -112,17 +110,7 @@ func report(o *reportOptions, cmd string, stdout, stderr io.Writer) int {
 	if err := o.do(http.MethodGet, path+"?"+q.Encode(), nil, v); err != nil {
 		return fail(err)
 	}
-	if o.output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(v); err != nil {
-			return fail(err)
-		}
-		return 0
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	render(tw)
-	if err := tw.Flush(); err != nil {
+	if err := o.show(stdout, v, render); err != nil {
 		return fail(err)
 	}
 	return 0
@@ -151,7 +139,7 @@ func printRecurring(w *tabwriter.Writer, r *history.Recurring) {
 			fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s", e.Key, e.Incidents, e.Events,
 				e.FirstOpened.UTC().Format(time.RFC3339), e.LastOpened.UTC().Format(time.RFC3339), e.LastIncident)
 			if signatures {
-				fmt.Fprintf(w, "\t%s", cmp.Or(e.ProblemID, "-"))
+				fmt.Fprintf(w, "\t%s", dash(e.ProblemID))
 			}
 			fmt.Fprintln(w)
 		}
@@ -162,11 +150,7 @@ func printMTT(w *tabwriter.Writer, m *history.MTT) {
 	printRange(w, m.Range)
 	fmt.Fprintln(w, "\nBY\tGROUP\tINCIDENTS\tACKNOWLEDGED\tMTTA\tMEDIAN TTA\tRESOLVED\tMTTR\tMEDIAN TTR")
 	row := func(by string, e history.MTTEntry) {
-		key := e.Key
-		if key == "" {
-			key = "-"
-		}
-		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%d\t%s\t%s\n", by, key, e.Incidents, e.Acknowledged, secs(e.MTTASeconds, e.Acknowledged),
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%d\t%s\t%s\n", by, dash(e.Key), e.Incidents, e.Acknowledged, secs(e.MTTASeconds, e.Acknowledged),
 			secs(e.MedianTTA, e.Acknowledged), e.Resolved, secs(e.MTTRSeconds, e.Resolved), secs(e.MedianTTR, e.Resolved))
 	}
 	row("all", m.All)
@@ -198,7 +182,7 @@ func printNoise(w *tabwriter.Writer, n *history.Noise) {
 	}
 	fmt.Fprintln(w, "\nNOISIEST ALERT\tFINGERPRINT\tEVENTS\tINCIDENTS\tLABELS")
 	for _, a := range n.NoisiestAlerts {
-		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\n", a.Alertname, a.Fingerprint, a.Events, a.Incidents, model.LabelSet(labelSet(a.Labels)))
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\n", a.Alertname, a.Fingerprint, a.Events, a.Incidents, labelSet(a.Labels))
 	}
 	fmt.Fprintln(w, "\nFLAPPING ALERT\tFINGERPRINT\tCHANGES\tOPENED\tRESOLVED\tINCIDENTS")
 	for _, a := range n.Flapping {

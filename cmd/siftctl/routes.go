@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -94,10 +95,7 @@ func routesTest(o routesOptions, stdout, stderr io.Writer) int {
 
 	// The CMDB names the CI, its class and environment, and the support
 	// group, unless the description does.
-	ls := map[string]string{}
-	for k, v := range given {
-		ls[k] = v
-	}
+	ls := maps.Clone(given)
 	ls["event"] = ev.String()
 	if len(cfg.CMDB.Files) > 0 {
 		g, err := cmdb.Load(cfg.CMDB.Files...)
