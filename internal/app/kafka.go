@@ -124,11 +124,11 @@ func (k kafkaLog) LastLogged(topic string, partition int) (int64, bool) {
 }
 
 // kafkaSecurity builds the TLS config and SASL mechanism; nil for off.
-func kafkaSecurity(t *config.KafkaTLS, s *config.KafkaSASL) (*tls.Config, sasl.Mechanism, error) {
+func kafkaSecurity(t *config.TLSConfig, s *config.KafkaSASL) (*tls.Config, sasl.Mechanism, error) {
 	var tc *tls.Config
 	if t.Enabled {
 		var err error
-		if tc, err = clientTLS((*config.TLSConfig)(t), os.ReadFile); err != nil {
+		if tc, err = clientTLS(t, os.ReadFile); err != nil {
 			return nil, nil, fmt.Errorf("tls.%w", err)
 		}
 	}
